@@ -1,0 +1,90 @@
+"""Calibrated probabilities with explanations that add up, next to predict.
+
+For each course: p = sigmoid(a * margin + b), SHAP values scaled by `a`, base
+value a * bias + b; so base + sum(contributions) = logit(p) exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from features.spec import FEATURE_LABELS, FEATURE_NAMES
+from riskmodel.artifact import Artifact, load_artifact
+from riskmodel.calibration import sigmoid
+from riskmodel.explain import make_explainer
+
+TOP_FACTORS = 5
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str
+    label: str
+    value: float | None
+    shap_log_odds: float
+    direction: str  # raises | lowers
+
+
+@dataclass(frozen=True)
+class Explained:
+    probability: np.ndarray  # (n,)
+    log_odds: np.ndarray  # (n,) calibrated
+    contributions: np.ndarray  # (n, F) calibrated log-odds
+    base_log_odds: np.ndarray  # (n,)
+
+
+class RiskModel:
+    """A loaded, checksum-verified model version: predict, explain, band, warn."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self.booster = artifact.booster
+        self.calibrator = artifact.calibrator
+        self.bands = artifact.bands
+        self.explainer = make_explainer(self.booster)
+        ranges = artifact.training_ranges
+        self._lo = np.array([np.nan if ranges[n][0] is None else ranges[n][0] for n in FEATURE_NAMES])
+        self._hi = np.array([np.nan if ranges[n][1] is None else ranges[n][1] for n in FEATURE_NAMES])
+
+    @classmethod
+    def load(cls, path: Path) -> RiskModel:
+        return cls(load_artifact(path))
+
+    def margin(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.inplace_predict(matrix, predict_type="margin", missing=np.nan).astype(
+            np.float64)
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        return sigmoid(self.calibrator.log_odds(self.margin(matrix)))
+
+    def explain(self, matrix: np.ndarray) -> Explained:
+        raw = self.explainer.shap_values(matrix)
+        a, b = self.calibrator.a, self.calibrator.b
+        contributions = a * raw[:, :-1]
+        base = a * raw[:, -1] + b
+        log_odds = base + contributions.sum(axis=1)
+        return Explained(sigmoid(log_odds), log_odds, contributions, base)
+
+    def band(self, probability: np.ndarray) -> list[str]:
+        return [self.bands.band(float(p)) for p in probability]
+
+    @staticmethod
+    def top_factors(values: np.ndarray, contributions: np.ndarray, k: int = TOP_FACTORS) -> list[Factor]:
+        order = np.argsort(-np.abs(contributions), kind="stable")[:k]
+        return [
+            Factor(FEATURE_NAMES[j], FEATURE_LABELS[FEATURE_NAMES[j]],
+                   None if np.isnan(values[j]) else float(values[j]), float(contributions[j]),
+                   "raises" if contributions[j] > 0 else "lowers")
+            for j in order if contributions[j] != 0
+        ]
+
+    def input_warnings(self, row: np.ndarray) -> list[str]:
+        """Names of inputs that are missing or outside the training data's range."""
+        warnings = [f"{FEATURE_NAMES[j]}: missing" for j in np.flatnonzero(np.isnan(row))]
+        with np.errstate(invalid="ignore"):
+            outside = (row < self._lo) | (row > self._hi)
+        warnings += [f"{FEATURE_NAMES[j]}: outside the training range" for j in np.flatnonzero(outside)]
+        return warnings

@@ -1,0 +1,46 @@
+"""Validated courses -> explained predictions, with the same feature code as training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.builder import FeatureBatch, build_features
+from features.requests import CourseRecord, course_batch_from_requests
+from riskmodel.predictor import Explained, RiskModel
+from serving.schemas import Prediction, TopFactor
+
+
+@dataclass(frozen=True)
+class Scored:
+    features: FeatureBatch
+    explained: Explained
+    bands: list[str]
+    predictions: list[Prediction]
+
+
+def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
+    features = build_features(course_batch_from_requests(courses))
+    explained = model.explain(features.matrix)
+    bands = model.band(explained.probability)
+    predictions = []
+    for i, course_id in enumerate(features.course_ids):
+        row = features.matrix[i]
+        factors = model.top_factors(row, explained.contributions[i])
+        predictions.append(Prediction(
+            course_id=course_id,
+            relapse_probability_180d=float(explained.probability[i]),
+            risk_band=bands[i],
+            top_factors=[TopFactor(**vars(f)) for f in factors],
+            base_log_odds=float(explained.base_log_odds[i]),
+            input_warnings=model.input_warnings(row),
+        ))
+    return Scored(features, explained, bands, predictions)
+
+
+def contributions_add_up(scored: Scored) -> float:
+    """Largest |base + sum(contributions) - logit(p)| in a scored batch (should be ~0)."""
+    e = scored.explained
+    p = np.clip(e.probability, 1e-12, 1 - 1e-12)
+    return float(np.max(np.abs(e.base_log_odds + e.contributions.sum(axis=1) - np.log(p / (1 - p)))))

@@ -1,0 +1,210 @@
+"""`make train`: records -> features -> XGBoost -> calibration -> MLflow -> gates -> export.
+
+Every trained candidate is logged and registered in MLflow; only a candidate
+that passes the promotion gates is exported to models/<version>/ and gets
+the `champion` alias.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from config import Settings, get_settings
+from features.spec import FEATURE_LABELS, FEATURE_NAMES
+from riskmodel.artifact import (
+    ArtifactError,
+    RiskBands,
+    champion_path,
+    export_artifact,
+    set_champion,
+)
+from riskmodel.predictor import RiskModel
+from training import plots
+from training.censoring import CensoringModel
+from training.dataset import console, load_oracle, load_training_set
+from training.evaluation import TestPart, evaluate_model
+from training.fit import FitParams, fit_model
+from training.gates import evaluate_gates, gates_table
+from training.model_card import render_model_card
+from training.registry import (
+    append_promotion_log,
+    configure_mlflow,
+    promoter,
+    set_champion_alias,
+)
+from training.split import patient_split
+
+RISK_BANDS = RiskBands(moderate_from=0.40, high_from=0.70)
+
+
+def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
+    out = {}
+    for j, name in enumerate(FEATURE_NAMES):
+        col = X[:, j][~np.isnan(X[:, j])]
+        out[name] = [float(col.min()), float(col.max())] if col.size else [None, None]
+    return out
+
+
+def _champion_metrics(settings: Settings, part: TestPart) -> tuple[dict | None, str | None]:
+    path = champion_path(settings.models_dir)
+    if path is None:
+        return None, None
+    try:
+        champion = RiskModel.load(path)
+    except ArtifactError as exc:
+        console.print(f"[yellow]current champion cannot be loaded ({exc}); comparing without it")
+        return None, None
+    return evaluate_model(champion, part), champion.artifact.version
+
+
+def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams) -> dict:
+    import mlflow
+
+    t0 = time.perf_counter()
+    quarantine_dir = settings.var_dir / "quarantine"
+    ts = load_training_set(data_dir, quarantine_dir=quarantine_dir)
+    frame, X = ts.frame, ts.X
+    y, known = ts.y, ts.labelled
+    time_days = frame["time_days"].to_numpy(dtype=float)
+    split = patient_split(frame["patient_id"].to_numpy(), seed=seed)
+    t_features = time.perf_counter() - t0
+
+    censoring = CensoringModel().fit(X[split.train], time_days[split.train], known[split.train])
+    train_w = censoring.weights(X[split.train], time_days[split.train], known[split.train])
+    weights = np.zeros(len(frame))
+    weights[split.train] = train_w.weights
+    for part in (split.valid, split.test):
+        weights[part] = censoring.weights(X[part], time_days[part], known[part],
+                                          cap=train_w.truncated_at).weights
+
+    tr = split.train[known[split.train]]
+    va = split.valid[known[split.valid]]
+    fitted = fit_model(X[tr], y[tr], weights[tr], X[va], y[va], weights[va], params=params, seed=seed)
+    t_fit = time.perf_counter() - t0 - t_features
+
+    configure_mlflow(settings, "relapse-risk-train")
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params({**asdict(params), "seed": seed, "data_dir": str(data_dir),
+                           "data_hash": ts.data_hash, "n_features": len(FEATURE_NAMES),
+                           "best_iteration": fitted.best_iteration,
+                           "calibration": "platt", "censoring": "ipcw-pooled-logistic-30d"})
+        mlflow.set_tags({"data_hash": ts.data_hash, "task": "train"})
+        mlflow.log_dict({"features": list(FEATURE_NAMES)}, "feature_list.json")
+        info = mlflow.xgboost.log_model(fitted.booster, name="model",
+                                        registered_model_name=settings.model_name,
+                                        pip_requirements=["xgboost==3.2.0"])
+        version = str(info.registered_model_version)
+
+        staging = settings.models_dir / f".candidate-{run.info.run_id}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        ranges = training_ranges(X[split.train])
+        bands = RISK_BANDS
+        sha = export_artifact(staging, name=settings.model_name, version=version,
+                              booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
+                              training_ranges=ranges, metrics={}, model_card="pending\n")
+        candidate = RiskModel.load(staging)
+        oracle = load_oracle(data_dir)
+        test = TestPart(X[split.test], y[split.test], weights[split.test], known[split.test],
+                        frame.index[split.test], oracle)
+        metrics = evaluate_model(candidate, test)
+        champion_metrics, champion_version = _champion_metrics(settings, test)
+        gates = gates_table(evaluate_gates(metrics, champion_metrics))
+        promoted = all(g["passed"] for g in gates)
+
+        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int | float)})
+        mlflow.log_metric("seconds_features", t_features)
+        mlflow.log_metric("seconds_fit", t_fit)
+        mlflow.log_dict({"gates": gates, "promoted": promoted,
+                         "champion_version_compared": champion_version}, "gates.json")
+        out = Path(tmp)
+        p_test = candidate.predict_proba(test.X)
+        m = test.labelled
+        oracle_curve = None
+        if oracle is not None:
+            truth = oracle.reindex(test.course_ids)
+            oracle_curve = (truth["true_relapsed_180d"].astype(bool).to_numpy(),
+                            truth["true_probability_180d"].to_numpy())
+        plots.roc_plot(test.y[m], p_test[m], test.weights[m], out / "roc.png",
+                       auroc=metrics["auroc"], oracle=oracle_curve)
+        plots.reliability_plot(test.y[m], p_test[m], test.weights[m], out / "reliability.png")
+        sample = test.X[:2000]
+        plots.shap_summary_plot(candidate.explain(sample).contributions, sample,
+                                [FEATURE_LABELS[n] for n in FEATURE_NAMES], out / "shap_summary.png")
+        mlflow.log_artifacts(str(out), "plots")
+
+        data_info = {"data_dir": str(data_dir), "data_hash": ts.data_hash,
+                     "n_courses": len(frame), "n_labelled": int(known.sum()),
+                     "n_train": len(split.train), "n_valid": len(split.valid),
+                     "n_test": len(split.test)}
+        card_params = {**asdict(params), "best_iteration": fitted.best_iteration,
+                       "calibration_a": fitted.calibrator.a, "calibration_b": fitted.calibrator.b}
+        card = render_model_card(name=settings.model_name, version=version, run_id=run.info.run_id,
+                                 metrics=metrics, gates=gates, bands=bands, data=data_info,
+                                 params=card_params)
+        mlflow.log_text(card, "model_card.md")
+        shutil.rmtree(staging)
+
+        result = {"run_id": run.info.run_id, "version": version, "promoted": promoted,
+                  "gates": gates, "metrics": metrics, "champion_compared": champion_version,
+                  "seconds": {"features": t_features, "fit": t_fit}}
+        if promoted:
+            final = settings.models_dir / version
+            sha = export_artifact(final, name=settings.model_name, version=version,
+                                  booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
+                                  training_ranges=ranges, metrics=metrics, model_card=card,
+                                  extra={"run_id": run.info.run_id, "seed": seed,
+                                         "split": "patient-grouped 60/20/20", **data_info})
+            set_champion(settings.models_dir, version)
+            set_champion_alias(settings, version)
+            append_promotion_log(settings.models_dir, {
+                "version": version, "artifact_sha256": sha, "run_id": run.info.run_id,
+                "promoted_by": promoter(), "reason": "all promotion gates passed",
+                "previous_champion": champion_version, "gates": gates,
+                "metrics": {k: metrics[k] for k in ("auroc", "ece", "calibration_slope")}})
+            result["artifact_sha256"] = sha
+        mlflow.set_tag("promoted", str(promoted).lower())
+    result["seconds"]["total"] = time.perf_counter() - t0
+    return result
+
+
+def _report(result: dict) -> None:
+    m = result["metrics"]
+    console.print(f"run {result['run_id']}  registered version {result['version']}")
+    line = (f"test AUROC {m['auroc']:.3f}  AUPRC {m['auprc']:.3f}  Brier {m['brier']:.3f}  "
+            f"ECE {m['ece']:.3f}  slope {m['calibration_slope']:.2f}")
+    if "oracle_auroc" in m:
+        line += (f"  | true outcomes: model {m['auroc_true_outcomes']:.3f} "
+                 f"vs oracle {m['oracle_auroc']:.3f}")
+    console.print(line)
+    for g in result["gates"]:
+        console.print(f"  gate {g['name']:<18} {'pass' if g['passed'] else 'FAIL'}  {g['detail']}")
+    verdict = "PROMOTED to champion" if result["promoted"] else "NOT promoted (a gate failed)"
+    console.print(f"version {result['version']}: {verdict}; "
+                  f"{result['seconds']['total']:.1f} s in total")
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    ap.add_argument("--seed", type=int, default=settings.seed)
+    ap.add_argument("--json", type=Path, help="also write the result as JSON here")
+    args = ap.parse_args(argv)
+    result = train(args.data_dir, settings, seed=args.seed, params=FitParams())
+    _report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
