@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,3 +42,28 @@ def evaluate_model(model: RiskModel, part: TestPart) -> dict:
         metrics["mean_abs_error_vs_true_probability"] = float(
             np.mean(np.abs(p - truth["true_probability_180d"].to_numpy())))
     return metrics
+
+
+def evaluation_plots(model: RiskModel, part: TestPart, metrics: dict, out_dir: Path,
+                     shap_rows: int = 2000) -> list[Path]:
+    """ROC (with the oracle's on synthetic data), reliability diagram, global SHAP summary."""
+    from features.spec import FEATURE_LABELS, FEATURE_NAMES
+    from training import plots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = model.predict_proba(part.X)
+    m = part.labelled
+    oracle_curve = None
+    if part.oracle is not None:
+        truth = part.oracle.reindex(part.course_ids)
+        oracle_curve = (truth["true_relapsed_180d"].astype(bool).to_numpy(),
+                        truth["true_probability_180d"].to_numpy())
+    sample = part.X[:shap_rows]
+    return [
+        plots.roc_plot(part.y[m], p[m], part.weights[m], out_dir / "roc.png",
+                       auroc=metrics["auroc"], oracle=oracle_curve),
+        plots.reliability_plot(part.y[m], p[m], part.weights[m], out_dir / "reliability.png"),
+        plots.shap_summary_plot(model.explain(sample).contributions, sample,
+                                [FEATURE_LABELS[n] for n in FEATURE_NAMES],
+                                out_dir / "shap_summary.png"),
+    ]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from config import Settings, get_settings
-from features.spec import FEATURE_LABELS, FEATURE_NAMES
+from features.spec import FEATURE_NAMES
 from riskmodel.artifact import (
     ArtifactError,
     RiskBands,
@@ -28,20 +28,18 @@ from riskmodel.artifact import (
     set_champion,
 )
 from riskmodel.predictor import RiskModel
-from training import plots
-from training.censoring import CensoringModel
-from training.dataset import console, load_oracle, load_training_set
-from training.evaluation import TestPart, evaluate_model
+from training.dataset import console
+from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.fit import FitParams, fit_model
 from training.gates import evaluate_gates, gates_table
 from training.model_card import render_model_card
+from training.prepare import prepare
 from training.registry import (
     append_promotion_log,
     configure_mlflow,
     promoter,
     set_champion_alias,
 )
-from training.split import patient_split
 
 RISK_BANDS = RiskBands(moderate_from=0.40, high_from=0.70)
 
@@ -70,24 +68,12 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams) -
     import mlflow
 
     t0 = time.perf_counter()
-    quarantine_dir = settings.var_dir / "quarantine"
-    ts = load_training_set(data_dir, quarantine_dir=quarantine_dir)
-    frame, X = ts.frame, ts.X
-    y, known = ts.y, ts.labelled
-    time_days = frame["time_days"].to_numpy(dtype=float)
-    split = patient_split(frame["patient_id"].to_numpy(), seed=seed)
+    prep = prepare(data_dir, seed=seed, quarantine_dir=settings.var_dir / "quarantine")
+    ts, split, weights, X, y, known = prep.ts, prep.split, prep.weights, prep.X, prep.y, prep.known
+    frame = ts.frame
     t_features = time.perf_counter() - t0
 
-    censoring = CensoringModel().fit(X[split.train], time_days[split.train], known[split.train])
-    train_w = censoring.weights(X[split.train], time_days[split.train], known[split.train])
-    weights = np.zeros(len(frame))
-    weights[split.train] = train_w.weights
-    for part in (split.valid, split.test):
-        weights[part] = censoring.weights(X[part], time_days[part], known[part],
-                                          cap=train_w.truncated_at).weights
-
-    tr = split.train[known[split.train]]
-    va = split.valid[known[split.valid]]
+    tr, va = prep.rows(split.train), prep.rows(split.valid)
     fitted = fit_model(X[tr], y[tr], weights[tr], X[va], y[va], weights[va], params=params, seed=seed)
     t_fit = time.perf_counter() - t0 - t_features
 
@@ -112,9 +98,7 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams) -
                               booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
                               training_ranges=ranges, metrics={}, model_card="pending\n")
         candidate = RiskModel.load(staging)
-        oracle = load_oracle(data_dir)
-        test = TestPart(X[split.test], y[split.test], weights[split.test], known[split.test],
-                        frame.index[split.test], oracle)
+        test = prep.test_part(data_dir)
         metrics = evaluate_model(candidate, test)
         champion_metrics, champion_version = _champion_metrics(settings, test)
         gates = gates_table(evaluate_gates(metrics, champion_metrics))
@@ -125,21 +109,8 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams) -
         mlflow.log_metric("seconds_fit", t_fit)
         mlflow.log_dict({"gates": gates, "promoted": promoted,
                          "champion_version_compared": champion_version}, "gates.json")
-        out = Path(tmp)
-        p_test = candidate.predict_proba(test.X)
-        m = test.labelled
-        oracle_curve = None
-        if oracle is not None:
-            truth = oracle.reindex(test.course_ids)
-            oracle_curve = (truth["true_relapsed_180d"].astype(bool).to_numpy(),
-                            truth["true_probability_180d"].to_numpy())
-        plots.roc_plot(test.y[m], p_test[m], test.weights[m], out / "roc.png",
-                       auroc=metrics["auroc"], oracle=oracle_curve)
-        plots.reliability_plot(test.y[m], p_test[m], test.weights[m], out / "reliability.png")
-        sample = test.X[:2000]
-        plots.shap_summary_plot(candidate.explain(sample).contributions, sample,
-                                [FEATURE_LABELS[n] for n in FEATURE_NAMES], out / "shap_summary.png")
-        mlflow.log_artifacts(str(out), "plots")
+        evaluation_plots(candidate, test, metrics, Path(tmp))
+        mlflow.log_artifacts(tmp, "plots")
 
         data_info = {"data_dir": str(data_dir), "data_hash": ts.data_hash,
                      "n_courses": len(frame), "n_labelled": int(known.sum()),

@@ -1,0 +1,58 @@
+# The data scientist's interface. Options: N, SEED, DATA_DIR, PORT (one vocabulary everywhere).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+N ?= 20000
+SEED ?= 7
+DATA_DIR ?= data/raw
+PORT ?= 3000
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(PYTHON) -m uv
+export DATA_DIR SEED
+
+.PHONY: help install data validate train evaluate serve test lint audit-verify clean-models
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced ## create .venv from uv.lock (installs uv with pip if missing)
+
+data: install ## synthetic cohort: intake, sessions, outcomes (+ oracle/) in DATA_DIR
+	$(PY) -m synthetic --n $(N) --seed $(SEED) --out $(DATA_DIR)
+
+validate: install ## check DATA_DIR against the contract; bad rows to var/quarantine/
+	$(PY) -m features validate $(DATA_DIR)
+
+train: install ## train, log to MLflow, register; promote and export if the gates pass
+	$(PY) -m training.train --data-dir $(DATA_DIR) --seed $(SEED)
+
+evaluate: install ## champion on the test part: reports/evaluation.json + evaluation.md
+	$(PY) -m training.evaluate --data-dir $(DATA_DIR)
+
+serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
+	@if [ ! -f models/CHAMPION ]; then \
+	  [ -f $(DATA_DIR)/intake.csv ] || [ -f $(DATA_DIR)/intake.parquet ] || $(MAKE) --no-print-directory data; \
+	  $(MAKE) --no-print-directory train; \
+	fi
+	@$(PY) -m serving.example --port $(PORT)
+	$(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
+
+test: install ## every test suite (unit, data, model, service)
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+
+audit-verify: install ## walk the audit chain; name the first event that breaks it
+	$(PY) -m serving.audit verify
+
+clean-models: ## forget local models and the MLflow store (asks first)
+	@read -p "delete models/* and var/mlflow.db? [y/N] " a && [ "$$a" = y ] && \
+	  find models -mindepth 1 ! -name README.md -exec rm -rf {} + && rm -rf var/mlflow.db var/mlartifacts

@@ -1,0 +1,68 @@
+"""`make evaluate`: the champion on its test part -> reports/evaluation.{json,md} + plots.
+
+Rebuilds the training set and the patient split with the seed the champion
+was trained with, and scores through the serving predictor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from config import get_settings
+from riskmodel.artifact import champion_path
+from riskmodel.predictor import RiskModel
+from training.evaluation import evaluate_model, evaluation_plots
+from training.prepare import prepare
+
+KEYS = ("auroc", "auprc", "brier", "ece", "calibration_slope", "calibration_intercept",
+        "oracle_auroc", "auroc_true_outcomes", "oracle_gap", "n_test", "n_test_labelled")
+
+
+def render_markdown(report: dict) -> str:
+    lines = [f"# Evaluation of {report['model_name']} version {report['model_version']}", "",
+             f"Data: `{report['data_dir']}`; test part: {report['n_test']} courses "
+             f"({report['n_test_labelled']} with a known 180-day outcome), patient-grouped split, "
+             "IPCW-weighted metrics.", "", "| metric | value |", "| --- | --- |"]
+    for k in KEYS:
+        if k in report:
+            v = report[k]
+            lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    lines += ["", "![ROC](roc.png) ![Reliability](reliability.png)", "",
+              "## Global explanation (SHAP, calibrated log-odds)", "", "![SHAP](shap_summary.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="default: the folder the champion was trained on")
+    ap.add_argument("--out", type=Path, default=settings.reports_dir)
+    args = ap.parse_args(argv)
+    path = champion_path(settings.models_dir)
+    if path is None:
+        print("no champion under models/ (run `make train`)", file=sys.stderr)
+        return 2
+    model = RiskModel.load(path)
+    info = json.loads((path / "training_info.json").read_text())
+    data_dir = args.data_dir or Path(info["data_dir"])
+    prep = prepare(data_dir, seed=int(info["seed"]), verbose=False)
+    test = prep.test_part(data_dir)
+    metrics = evaluate_model(model, test)
+    report = {"model_name": model.artifact.name, "model_version": model.artifact.version,
+              "artifact_sha256": model.artifact.sha256, "data_dir": str(data_dir),
+              "data_hash": prep.ts.data_hash, **metrics}
+    args.out.mkdir(parents=True, exist_ok=True)
+    evaluation_plots(model, test, metrics, args.out)
+    (args.out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "evaluation.md").write_text(render_markdown(report))
+    print(f"wrote {args.out / 'evaluation.json'} and evaluation.md "
+          f"(AUROC {metrics['auroc']:.3f}, ECE {metrics['ece']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
