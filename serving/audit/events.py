@@ -1,0 +1,256 @@
+"""Audit event models and the canonical serialisation the chain hash covers.
+
+Models hide their input in validation errors (`hide_input_in_errors`) so a
+rejected value (possibly a raw patient identifier) never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PREDICTION_CHAIN = "prediction"
+ACCESS_CHAIN = "access"
+ChainName = Literal["prediction", "access"]
+GENESIS_HASH = "0" * 64
+
+# A surrogate is "<key id>.<64 hex>" so a raw identifier cannot be stored by mistake.
+SURROGATE_PATTERN = r"^[A-Za-z0-9_-]{1,40}\.[0-9a-f]{64}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+FeatureValue = bool | int | float | str | None
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def normalise_ts(value: datetime) -> datetime:
+    """UTC, microsecond precision (what both SQLite and PostgreSQL keep exactly)."""
+    if value.tzinfo is None:  # the database hands back naive UTC on SQLite
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_ts(value: datetime) -> str:
+    return normalise_ts(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so the service may pass them unconverted."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+
+
+def _canon(value: Any, out: list[str]) -> None:
+    value = _plain(value)
+    if value is None:
+        out.append("null")
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("non-finite number cannot be audited")
+        # repr is the shortest exact round-trip form; +0.0 folds -0.0 (SQLite drops the sign).
+        out.append(repr(value + 0.0))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=True))
+    elif isinstance(value, datetime):
+        out.append(json.dumps(format_ts(value)))
+    elif isinstance(value, Mapping):
+        keys = sorted(value)
+        if not all(isinstance(k, str) for k in keys):
+            raise ValueError("canonical JSON keys must be strings")
+        out.append("{")
+        for i, key in enumerate(keys):
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=True))
+            out.append(":")
+            _canon(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _canon(item, out)
+        out.append("]")
+    else:
+        raise ValueError(f"type {type(value).__name__} has no canonical form")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_ts(value)
+    plain = _plain(value)
+    if plain is value:
+        raise ValueError(f"type {type(value).__name__} has no canonical form")
+    return plain
+
+
+_fast = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                         allow_nan=False, default=_default).encode
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, ASCII, floats as repr: one text per value.
+
+    The C encoder writes exactly this form (float repr, sorted keys); the
+    Python walker is the reference and runs when a -0.0 may need folding.
+    Keys follow JSON rules, so callers pass string keys (all content does).
+    """
+    text = _fast(value)
+    if "-0.0" not in text and "-0e" not in text:
+        return text
+    out: list[str] = []
+    _canon(value, out)
+    return "".join(out)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True,
+                              allow_inf_nan=False)
+
+
+class PredictionEvent(_Model):
+    """What the service reports for one served prediction."""
+
+    request_id: Short
+    caller_sub: Short
+    caller_role: Short
+    endpoint: Short
+    patient_ref: str = Field(pattern=SURROGATE_PATTERN)
+    course_ref: str = Field(pattern=SURROGATE_PATTERN)
+    model_name: Short
+    model_version: Short
+    model_sha256: str = Field(pattern=SHA256_PATTERN)
+    features: dict[str, FeatureValue]
+    probability: float = Field(ge=0.0, le=1.0)
+    risk_band: Short
+    thresholds: dict[str, float]
+    shap_values: dict[str, float]
+    shap_base: float
+    latency_ms: float = Field(ge=0.0)
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("features", "thresholds", "shap_values", mode="before")
+    @classmethod
+    def _builtin_scalars(cls, v: Any) -> Any:
+        return {k: _plain(x) for k, x in v.items()} if isinstance(v, Mapping) else v
+
+    @field_validator("probability", "shap_base", "latency_ms", mode="before")
+    @classmethod
+    def _builtin_scalar(cls, v: Any) -> Any:
+        return _plain(v)
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return normalise_ts(v)
+
+
+class AccessEvent(_Model):
+    """One auditor read: who looked at what (event ids and/or the filters used)."""
+
+    caller_sub: Short
+    caller_role: Short
+    action: Short
+    event_ids: list[str] = Field(default_factory=list)
+    filters: dict[str, Any] = Field(default_factory=dict)
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return normalise_ts(v)
+
+
+class ChainLink(_Model):
+    """Chain bookkeeping stored on each row."""
+
+    seq: int = Field(ge=1)
+    key_id: str
+    prev_hash: str
+    hash: str
+
+
+class StoredPrediction(PredictionEvent, ChainLink):
+    pass
+
+
+class StoredAccess(AccessEvent, ChainLink):
+    pass
+
+
+class EventSummary(_Model):
+    """One row of the auditor's list view (no feature vector or explanation)."""
+
+    seq: int
+    event_id: str
+    ts: datetime
+    request_id: str
+    caller_sub: str
+    caller_role: str
+    endpoint: str
+    patient_ref: str
+    model_name: str
+    model_version: str
+    probability: float
+    risk_band: str
+
+
+# Columns holding JSON text, and float columns (coerced so ints hash like floats).
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    PREDICTION_CHAIN: ("features", "thresholds", "shap_values"),
+    ACCESS_CHAIN: ("event_ids", "filters"),
+}
+FLOAT_COLUMNS = ("probability", "shap_base", "latency_ms")
+
+
+def row_from_event(chain: ChainName, event: PredictionEvent | AccessEvent) -> dict[str, Any]:
+    """Database column values for an event's content (JSON fields as canonical text)."""
+    row = event.model_dump()
+    for name in JSON_COLUMNS[chain]:
+        row[name] = canonical_json(row[name])
+    return row
+
+
+def content_from_row(chain: ChainName, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed content of a stored row: JSON parsed, time and floats canonical.
+
+    Both the writer and the verifier derive the hash input from the row this
+    way, so what is hashed is exactly what the database holds.
+    """
+    content: dict[str, Any] = {}
+    for name in _CONTENT_FIELDS[chain]:
+        value = row[name]
+        if name in JSON_COLUMNS[chain]:
+            value = json.loads(value)
+        elif name == "ts":
+            value = format_ts(value) if isinstance(value, datetime) else str(value)
+        elif name in FLOAT_COLUMNS:
+            value = float(value)
+        content[name] = value
+    return content
+
+
+def chain_message(chain: ChainName, seq: int, key_id: str, prev_hash: str,
+                  content: Mapping[str, Any]) -> bytes:
+    """Bytes the HMAC signs: chain name and position bind the row to its place."""
+    body = {"chain": chain, "seq": seq, "key_id": key_id, "prev_hash": prev_hash,
+            "content": content}
+    return canonical_json(body).encode("ascii")
+
+
+_CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
+    PREDICTION_CHAIN: tuple(PredictionEvent.model_fields),
+    ACCESS_CHAIN: tuple(AccessEvent.model_fields),
+}

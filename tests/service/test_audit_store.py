@@ -1,0 +1,314 @@
+"""Audit store against SQLite (tmp dir) and PostgreSQL (a throw-away schema per test).
+
+PostgreSQL tests FAIL when the server is unreachable, unless AUDIT_PG_URL=skip.
+Attacks are played as a DB admin would: plain SQL, triggers disabled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from serving.audit import (
+    AuditStore,
+    AuditWriteError,
+    KeyRing,
+    PredictionEvent,
+    export_archive,
+    verify_archive,
+)
+from serving.audit.__main__ import main as cli
+from serving.audit.chain import hmac_hex
+from serving.audit.events import PREDICTION_CHAIN, chain_message, content_from_row
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DISABLE_TRIGGERS = {
+    "sqlite": ["DROP TRIGGER IF EXISTS audit_events_no_update",
+               "DROP TRIGGER IF EXISTS audit_events_no_delete"],
+    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER USER"],
+}
+
+
+@dataclass
+class Backend:
+    dialect: str
+    url: str
+    tmp: Path
+
+    def open(self, **kwargs: object) -> AuditStore:
+        return AuditStore(self.url, **kwargs)  # keys and checkpoints: env set by the fixture
+
+    def sql(self, *statements: str | tuple[str, tuple]) -> None:
+        """Run statements (text or (text, params)) as an attacker with DB admin rights."""
+        engine = create_engine(self.url)
+        try:
+            with engine.begin() as conn:
+                for item in statements:
+                    statement, params = (item, ()) if isinstance(item, str) else item
+                    conn.exec_driver_sql(statement, params)
+        finally:
+            engine.dispose()
+
+    def tamper(self, *statements: str | tuple[str, tuple]) -> None:
+        self.sql(*DISABLE_TRIGGERS[self.dialect], *statements)
+
+
+def _pg_schema(base: str) -> Iterator[str]:
+    schema = f"audit_test_{secrets.token_hex(6)}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except Exception as exc:  # noqa: BLE001 - any connection failure must fail the test
+        admin.dispose()
+        pytest.fail(f"PostgreSQL unreachable at {base} ({type(exc).__name__}); "
+                    "set AUDIT_PG_URL=skip to skip the PostgreSQL tests")
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
+    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
+    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    if request.param == "sqlite":
+        yield Backend("sqlite", f"sqlite:///{tmp_path / 'audit.db'}", tmp_path)
+        return
+    base = os.environ.get("AUDIT_PG_URL") or PG_DEFAULT
+    if base == "skip":
+        pytest.skip("AUDIT_PG_URL=skip")
+    for url in _pg_schema(base):
+        yield Backend("postgresql", url, tmp_path)
+
+
+def event(store: AuditStore, i: int, **overrides: object) -> PredictionEvent:
+    fields: dict[str, object] = dict(
+        request_id=f"req-{i}", caller_sub=f"dr-{i % 3}", caller_role="clinician",
+        endpoint="/score", patient_ref=store.patient_ref(f"MRN{i}"),
+        course_ref=store.course_ref(f"C{i}"), model_name="relapse-risk",
+        model_version="7" if i % 2 else "8", model_sha256="ab" * 32,
+        features={"age": 30 + i, "audit_score": 20.5, "sex": "F", "prior_tx": None},
+        probability=(i % 10) / 10 + 0.05, risk_band="high" if i % 10 >= 5 else "low",
+        thresholds={"high": 0.5}, shap_values={"age": 0.01 * i, "audit_score": -0.2},
+        shap_base=-0.4, latency_ms=1.5,
+    )
+    fields.update(overrides)
+    return PredictionEvent(**fields)  # type: ignore[arg-type]
+
+
+def fill(store: AuditStore, n: int) -> list[PredictionEvent]:
+    events = [event(store, i) for i in range(n)]
+    for e in events:
+        store.append(e)
+    return events
+
+
+def test_append_query_and_verify(backend: Backend) -> None:
+    with backend.open() as store:
+        assert store.verify().ok  # empty store, genesis checkpoint
+        events = fill(store, 12)
+        stored = store.get_event(events[3].event_id)
+        assert stored is not None and stored.seq == 4
+        assert stored.features == events[3].features and stored.probability == events[3].probability
+        assert stored.ts == events[3].ts
+        assert store.get_event("0" * 32) is None
+        assert [s.seq for s in store.list_events(limit=3)] == [12, 11, 10]
+        assert [s.seq for s in store.list_events(limit=3, offset=10)] == [2, 1]
+        assert all(s.model_version == "7" for s in store.list_events(model_version="7"))
+        assert len(store.list_events(risk_band="high")) == 5
+        assert len(store.list_events(caller_sub="dr-0")) == 4
+        assert len(store.list_events(patient_ref=store.patient_ref("MRN5"))) == 1
+        cut = events[6].ts
+        assert {s.seq for s in store.list_events(since=cut)} == set(range(7, 13))
+        assert {s.seq for s in store.list_events(until=cut)} == set(range(1, 7))
+        future = datetime.now(UTC) + timedelta(days=1)
+        assert store.list_events(since=future) == []
+        access = store.record_access("auditor-1", "auditor", "get_event",
+                                     event_ids=[events[3].event_id])
+        assert access.seq == 1 and store.list_access()[0].event_ids == [events[3].event_id]
+        report = store.verify()
+        assert report.ok, str(report)
+        assert report.chains["prediction"].head_seq == 12
+        assert report.chains["access"].head_seq == 1
+
+
+def test_migrations_are_idempotent(backend: Backend) -> None:
+    with backend.open() as first:
+        fill(first, 2)
+    with backend.open() as second:
+        assert second.store_id == first.store_id
+        with second.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+        assert second.verify().ok
+
+
+def test_triggers_reject_update_delete_and_truncate(backend: Backend) -> None:
+    with backend.open() as store:
+        fill(store, 3)
+        store.record_access("auditor-1", "auditor", "list_events")
+        attacks = ["UPDATE audit_events SET probability = 0.99 WHERE seq = 2",
+                   "DELETE FROM audit_events WHERE seq = 3", "DELETE FROM audit_events",
+                   "UPDATE audit_access SET action = 'x'", "DELETE FROM audit_meta"]
+        if backend.dialect == "postgresql":
+            attacks.append("TRUNCATE audit_events")
+        for statement in attacks:
+            with pytest.raises(DBAPIError, match="append-only"):
+                backend.sql(statement)
+        assert store.head()[0] == 3 and store.verify().ok
+
+
+def test_tampered_row_is_named_exactly(backend: Backend) -> None:
+    with backend.open() as store:
+        events = fill(store, 10)
+        backend.tamper("UPDATE audit_events SET probability = 0.01 WHERE seq = 7")
+        report = store.verify()
+        assert not report.ok
+        assert report.first_broken_event_id == events[6].event_id
+        assert report.chains["prediction"].broken_seq == 7
+        assert "hash mismatch" in (report.chains["prediction"].reason or "")
+
+
+def test_tamper_and_rechain_with_a_wrong_key_fails(backend: Backend) -> None:
+    with backend.open() as store:
+        events = fill(store, 10)
+        backend.tamper("UPDATE audit_events SET risk_band = 'low' WHERE seq = 4")
+        wrong = b"w" * 32  # the attacker has the DB, not the key
+        prev = store.get_event(events[2].event_id).hash  # type: ignore[union-attr]
+        updates = []
+        for row in store.iter_rows(PREDICTION_CHAIN):
+            if row["seq"] < 4:
+                continue
+            content = content_from_row(PREDICTION_CHAIN, row)
+            digest = hmac_hex(wrong, chain_message(PREDICTION_CHAIN, row["seq"], row["key_id"],
+                                                   prev, content))
+            updates.append({"p": prev, "h": digest, "s": row["seq"]})
+            prev = digest
+        mark = "%s" if backend.dialect == "postgresql" else "?"
+        update = f"UPDATE audit_events SET prev_hash = {mark}, hash = {mark} WHERE seq = {mark}"
+        backend.tamper(*((update, (u["p"], u["h"], u["s"])) for u in updates))
+        report = store.verify()
+        assert not report.ok and report.first_broken_event_id == events[3].event_id
+
+
+def test_deleting_newest_events_fails_against_checkpoint(backend: Backend) -> None:
+    with backend.open(checkpoint_every=10) as store:
+        fill(store, 25)
+        store.checkpoint()
+        backend.tamper("DELETE FROM audit_events WHERE seq > 21")
+        report = store.verify()
+        assert report.chains["prediction"].ok  # what is left still chains
+        assert not report.ok
+        assert any("truncated" in p for p in report.problems), str(report)
+
+
+def test_invalid_checkpoint_signature_fails(backend: Backend) -> None:
+    with backend.open() as store:
+        fill(store, 3)
+        store.checkpoint()
+        path = store.checkpoints.path
+        text = path.read_text()
+        assert '"chain": "prediction", "head"' in text and '"seq": 3,' in text
+        path.write_text(text.replace('"seq": 3,', '"seq": 2,'))  # forge an older head
+        report = store.verify()
+        assert not report.ok
+        assert any("signature invalid" in p for p in report.problems)
+
+
+def test_append_many_is_atomic(backend: Backend) -> None:
+    with backend.open() as store:
+        first = fill(store, 3)
+        batch = [event(store, 100 + i) for i in range(5)]
+        batch[3] = event(store, 103, event_id=first[0].event_id)  # duplicate -> fails
+        with pytest.raises(AuditWriteError) as info:
+            store.append_many(batch)
+        message = str(info.value)
+        assert first[0].event_id not in message and "MRN" not in message
+        assert store.patient_ref("MRN100") not in message
+        assert store.head()[0] == 3
+        stored = store.append_many([event(store, 200 + i) for i in range(5)])
+        assert [s.seq for s in stored] == [4, 5, 6, 7, 8]
+        assert store.verify().ok
+
+
+def test_unserialisable_event_raises_audit_write_error(backend: Backend) -> None:
+    with backend.open(read_only=False) as store:
+        fill(store, 1)
+    with backend.open(read_only=True) as reader, pytest.raises(AuditWriteError):
+        reader.append(event(reader, 5))
+
+
+def _writer(url: str, worker: int, n: int) -> None:
+    with AuditStore(url, checkpoint_every=25) as store:
+        for i in range(n):
+            store.append(event(store, worker * 1000 + i))
+
+
+def test_concurrent_writers_keep_one_chain(backend: Backend) -> None:
+    with backend.open() as store:
+        pass  # schema and keys exist before the workers start
+    ctx = multiprocessing.get_context("spawn")  # no inherited DB connections
+    procs = [ctx.Process(target=_writer, args=(backend.url, w, 50)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with backend.open() as store:
+        rows = list(store.iter_rows(PREDICTION_CHAIN))
+        assert [r["seq"] for r in rows] == list(range(1, 201))
+        assert len({r["prev_hash"] for r in rows}) == 200  # no fork: each hash extended once
+        assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+        report = store.verify()
+        assert report.ok, str(report)
+        assert report.chains["prediction"].rows_verified == 200
+
+
+def test_export_archive_verifies_and_detects_truncation(backend: Backend) -> None:
+    with backend.open() as store:
+        fill(store, 8)
+        out = backend.tmp / "archive.jsonl"
+        assert export_archive(store, out, sub="auditor-1") == 9  # 8 + the export's access row
+        keys = store.audit_keys
+    assert verify_archive(out, keys).ok
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:-3]) + "\n")
+    assert not verify_archive(out, keys).ok
+
+
+def test_key_rotation_keeps_old_rows_verifiable(backend: Backend) -> None:
+    old = KeyRing.single("k-old", b"o" * 32)
+    with backend.open(audit_keys=old) as store:
+        fill(store, 3)
+    both = KeyRing({"k-old": b"o" * 32, "k-new": b"n" * 32}, "k-new")
+    with backend.open(audit_keys=both) as store:
+        fill(store, 3)
+        assert store.verify().ok
+    with backend.open(audit_keys=KeyRing.single("k-new", b"n" * 32)) as store:
+        assert not store.verify().ok
+
+
+def test_cli_verify_exit_status(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+    with backend.open() as store:
+        fill(store, 5)
+    assert cli(["verify", "--url", backend.url]) == 0
+    assert "OK" in capsys.readouterr().out
+    backend.tamper("UPDATE audit_events SET caller_sub = 'someone' WHERE seq = 2")
+    assert cli(["verify", "--url", backend.url]) == 1
+    assert "BROKEN at seq 2" in capsys.readouterr().out
