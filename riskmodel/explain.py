@@ -19,7 +19,7 @@ class ContribsExplainer:
         self._booster = booster
 
     def shap_values(self, matrix: np.ndarray) -> np.ndarray:
-        dm = xgb.DMatrix(matrix, missing=np.nan)
+        dm = xgb.DMatrix(matrix, missing=np.nan, feature_names=self._booster.feature_names)
         return self._booster.predict(dm, pred_contribs=True).astype(np.float64)
 
 
