@@ -20,7 +20,7 @@ class PlattCalibrator:
 
     @classmethod
     def fit(cls, margin: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> PlattCalibrator:
-        model = LogisticRegression(penalty=None, solver="lbfgs", max_iter=1000)
+        model = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
         model.fit(margin.reshape(-1, 1), y.astype(int), sample_weight=weight)
         return cls(a=float(model.coef_[0, 0]), b=float(model.intercept_[0]))
 

@@ -26,7 +26,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, w: np.ndarray | Non
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray,
                                 w: np.ndarray | None = None) -> tuple[float, float]:
     """Logistic recalibration y ~ a + b * logit(p): slope b (ideal 1), intercept a (ideal 0)."""
-    model = LogisticRegression(penalty=None, max_iter=1000)
+    model = LogisticRegression(C=np.inf, max_iter=1000)
     model.fit(logit(p).reshape(-1, 1), y.astype(int), sample_weight=w)
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
