@@ -31,12 +31,32 @@ class Settings(BaseSettings):
     model_name: str = "relapse-risk"
     model_alias: str = "champion"
     audit_db_url: str = Field("", description="Audit store; default SQLite under var/")
+    audit_hmac_key_file: Path | None = Field(
+        None, description="Audit chain HMAC key, outside the database (default var/keys/)")
+    patient_key_file: Path | None = Field(
+        None, description="Patient-surrogate HMAC key (default var/keys/)")
+    audit_checkpoint_dir: Path | None = Field(
+        None, description="Signed head checkpoints, outside the database (default var/)")
+    audit_checkpoint_every: int = Field(100, ge=1, description="Events between checkpoints")
     seed: int = 7
 
-    @field_validator("data_dir", "models_dir", "var_dir", "reports_dir")
+    @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",
+                     "patient_key_file", "audit_checkpoint_dir")
     @classmethod
-    def _resolve(cls, v: Path) -> Path:
-        return _absolute(v)
+    def _resolve(cls, v: Path | None) -> Path | None:
+        return None if v is None else _absolute(v)
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_hmac_key_file or self.var_dir / "keys" / "audit-hmac.key"
+
+    @property
+    def patient_key_path(self) -> Path:
+        return self.patient_key_file or self.var_dir / "keys" / "patient-surrogate.key"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
 
     @property
     def tracking_uri(self) -> str:

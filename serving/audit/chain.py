@@ -37,18 +37,18 @@ class AuditPaths:
 
 
 def default_paths() -> AuditPaths:
-    """Key files and checkpoint folder: env overrides, else under settings.var_dir.
+    """Key files and checkpoint folder from the settings (env overrides them there).
 
-    Kept in one place so it can move to config.Settings fields later.
+    Read afresh, not from the cached settings: key locations must follow the
+    environment of the process that opens the store.
     """
-    from config import get_settings
+    from config import Settings
 
-    var = get_settings().var_dir
-    env = os.environ
+    settings = Settings()
     return AuditPaths(
-        audit_key_file=Path(env.get("AUDIT_HMAC_KEY_FILE") or var / "keys" / "audit-hmac.key"),
-        patient_key_file=Path(env.get("PATIENT_KEY_FILE") or var / "keys" / "patient-surrogate.key"),
-        checkpoint_dir=Path(env.get("AUDIT_CHECKPOINT_DIR") or var / "audit-checkpoints"),
+        audit_key_file=settings.audit_key_path,
+        patient_key_file=settings.patient_key_path,
+        checkpoint_dir=settings.checkpoint_path,
     )
 
 

@@ -81,3 +81,14 @@ def test_health_and_openapi(server):
     assert httpx.get(server["url"] + "/readyz").status_code == 200
     spec = httpx.get(server["url"] + "/docs.json").json()
     assert "/score" in spec["paths"]
+
+
+def test_served_predictions_are_in_the_audit_chain(server, project_settings, monkeypatch):
+    from serving.audit import AuditStore
+
+    monkeypatch.setenv("VAR_DIR", str(project_settings.var_dir))  # the server's keys
+    post(server, example_request())
+    with AuditStore(f"sqlite:///{project_settings.var_dir / 'audit.db'}", read_only=True) as store:
+        count, _ = store.head()
+        assert count >= 1
+        assert store.verify().ok

@@ -1,0 +1,51 @@
+"""Every served prediction is audited before the answer; a failed write means no score."""
+
+from __future__ import annotations
+
+import pytest
+from bentoml.exceptions import ServiceUnavailable
+
+from config import get_settings
+from serving.audit import AuditStore, AuditWriteError
+from serving.example import example_request
+from serving.schemas import ScoreRequest
+
+
+@pytest.fixture
+def service(champion_dir, project_settings, tmp_path, monkeypatch):
+    """The service class called directly (first rung of BentoML's testing ladder)."""
+    monkeypatch.setenv("MODELS_DIR", str(project_settings.models_dir))
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    from serving.service import RelapseRiskService
+
+    svc = RelapseRiskService()
+    yield svc
+    svc.audit.close()
+    get_settings.cache_clear()
+
+
+def test_each_prediction_writes_one_verifiable_event(service):
+    request = ScoreRequest.model_validate(example_request())
+    answer = service.score(request)
+    (pred,) = answer.predictions
+    store: AuditStore = service.audit
+    assert store.head()[0] == 1
+    (summary,) = store.list_events(limit=10)
+    event = store.get_event(summary.event_id)
+    assert event.request_id == answer.request_id
+    assert event.probability == pytest.approx(pred.relapse_probability_180d)
+    assert event.model_sha256 == answer.model.sha256
+    assert event.patient_ref == store.patient_ref("P-DEMO-1") and "P-DEMO-1" not in event.patient_ref
+    assert sum(event.shap_values.values()) + event.shap_base == pytest.approx(
+        __import__("math").log(pred.relapse_probability_180d / (1 - pred.relapse_probability_180d)))
+    assert store.verify().ok
+
+
+def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
+    def broken(events):
+        raise AuditWriteError("disk full")
+
+    monkeypatch.setattr(service.audit, "append_many", broken)
+    with pytest.raises(ServiceUnavailable):
+        service.score(ScoreRequest.model_validate(example_request()))
