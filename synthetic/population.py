@@ -54,15 +54,16 @@ def make_courses(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     patient = np.repeat(np.arange(n_pat), per_patient)
     order = np.arange(n) - np.repeat(np.cumsum(per_patient) - per_patient, per_patient)
 
-    weights = _intake_day_weights()
-    first_day = START_DAY + rng.choice(len(weights), size=n_pat, p=weights)
-    gap = np.where(order > 0, MIN_GAP_DAYS + rng.gamma(2.0, 120.0, n).astype(int), 0)
+    gap = np.where(order > 0, MIN_GAP_DAYS + np.minimum(rng.gamma(2.0, 120.0, n), 500).astype(int), 0)
     starts = np.cumsum(per_patient) - per_patient
     cum_gap = np.cumsum(gap)
-    intake_day = first_day[patient] + cum_gap - cum_gap[starts][patient]  # gap at starts is 0
-    last_day = np.maximum.reduceat(intake_day, starts)
-    overshoot = np.where(last_day > END_DAY, last_day - END_DAY + rng.integers(0, 60, n_pat), 0)
-    intake_day = intake_day - overshoot[patient]
+    offset = cum_gap - cum_gap[starts][patient]  # days from the patient's first intake
+    chain = np.maximum.reduceat(offset, starts)  # at most 2 gaps of <= 940 days
+    # First intake drawn from the volume curve, but early enough for the whole chain.
+    cdf = np.cumsum(_intake_day_weights())
+    limit = cdf[END_DAY - chain - START_DAY]
+    first_day = START_DAY + np.searchsorted(cdf, rng.random(n_pat) * limit)
+    intake_day = first_day[patient] + offset
 
     site_p = site_array("weight")
     site_of_patient = rng.choice(len(SITES), size=n_pat, p=site_p / site_p.sum())
@@ -72,7 +73,6 @@ def make_courses(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     share = np.array([0.75, 0.75, 0.85, 0.8])
     z = zp[patient] * share + zc * np.sqrt(1 - share**2)
     sex_u = rng.random(n_pat)
-    first_day = intake_day[starts]  # after the shift
     age_first = _truncated_normal(rng, 44.1 + site_array("age_shift")[site_of_patient]
                                   - 0.3 * ((first_day - START_DAY) / 365.25 - 3.5), 10.6, 18, 75)
 
