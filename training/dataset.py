@@ -21,7 +21,7 @@ from features.records import find_record_file, read_records
 from features.spec import FEATURE_NAMES
 from features.validation import ValidatedRecords, validate_records
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 ORACLE_FILE = Path("oracle") / "oracle.csv"
 
 
