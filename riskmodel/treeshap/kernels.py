@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+# Requests with fewer rows than this use the scalar row-at-a-time kernel.
+SCALAR_ROWS = 4
+
 
 @njit(cache=True, nogil=True)
 def _leaf_table(value: float, z: np.ndarray) -> np.ndarray:
@@ -105,11 +108,13 @@ def _explain_rows(
     bias: float,
     node_feat: np.ndarray,
     node_thr: np.ndarray,
-    node_dl: np.ndarray,
+    node_dr: np.ndarray,
     tree_node_off: np.ndarray,
     tree_grp_off: np.ndarray,
     grp_bit_off: np.ndarray,
     grp_bits: np.ndarray,
+    grp_npath: np.ndarray,
+    grp_sub: np.ndarray,
     grp_feat_off: np.ndarray,
     grp_feats: np.ndarray,
     grp_tab_off: np.ndarray,
@@ -118,30 +123,129 @@ def _explain_rows(
 ) -> None:
     """Rows [r0, r1): tree-outer, row-inner so one tree's tables stay in cache for the block."""
     n_feat = X.shape[1]
-    bits = np.empty(max(max_nodes, 1), dtype=np.int64)
-    for r in range(r0, r1):
+    nr = r1 - r0
+    # Feature-major copy of the block: node evaluation then reads contiguous rows of one
+    # feature and vectorises across rows.
+    xt = np.empty((n_feat, nr), dtype=np.float32)
+    for r in range(nr):
         for f in range(n_feat):
-            out[r, f] = 0.0
-        out[r, n_feat] = bias
+            xt[f, r] = X[r0 + r, f]
+        for f in range(n_feat):
+            out[r0 + r, f] = 0.0
+        out[r0 + r, n_feat] = bias
+    words = np.empty(nr, dtype=np.int64)
+    bitm = np.empty((max_nodes if max_nodes > 64 else 0, nr), dtype=np.int64)
     for t in range(tree_node_off.shape[0] - 1):
         n0 = tree_node_off[t]
         n1 = tree_node_off[t + 1]
         g0 = tree_grp_off[t]
         g1 = tree_grp_off[t + 1]
-        for r in range(r0, r1):
-            # Each internal node is evaluated once per row; bit 1 = row goes right.
+        if n1 - n0 <= 64:
+            # Decisions packed in one word per row: bit j = row goes right at local node j.
+            # Branch-free: x >= thr is False for NaN, which goes right only if default-right.
+            words[:] = 0
+            for n in range(n0, n1):
+                xf = xt[node_feat[n]]
+                thr = node_thr[n]
+                dr = node_dr[n]
+                sh = n - n0
+                for r in range(nr):
+                    x = xf[r]
+                    words[r] |= (np.int64(x >= thr) | (np.int64(x != x) & dr)) << sh
+            for r in range(nr):
+                w = words[r]
+                for g in range(g0, g1):
+                    b0 = grp_bit_off[g]
+                    npath = grp_npath[g]
+                    nsub = grp_bit_off[g + 1] - b0 - npath
+                    idx = 0
+                    for j in range(npath):
+                        idx |= ((w >> grp_bits[b0 + j]) & 1) << j
+                    # The group's subtree nodes are contiguous in preorder numbering.
+                    idx |= ((w >> grp_sub[g]) & ((np.int64(1) << nsub) - 1)) << npath
+                    f0 = grp_feat_off[g]
+                    nf = grp_feat_off[g + 1] - f0
+                    row = grp_tab_off[g] + idx * nf
+                    for s in range(nf):
+                        out[r0 + r, grp_feats[f0 + s]] += table[row + s]
+        else:
+            # Trees with more than 64 internal nodes: one decision per (node, row).
+            for n in range(n0, n1):
+                xf = xt[node_feat[n]]
+                thr = node_thr[n]
+                dr = node_dr[n]
+                for r in range(nr):
+                    x = xf[r]
+                    bitm[n - n0, r] = np.int64(x >= thr) | (np.int64(x != x) & dr)
+            for r in range(nr):
+                for g in range(g0, g1):
+                    b0 = grp_bit_off[g]
+                    nb = grp_bit_off[g + 1] - b0
+                    idx = 0
+                    for j in range(nb):
+                        idx |= bitm[grp_bits[b0 + j], r] << j
+                    f0 = grp_feat_off[g]
+                    nf = grp_feat_off[g + 1] - f0
+                    row = grp_tab_off[g] + idx * nf
+                    for s in range(nf):
+                        out[r0 + r, grp_feats[f0 + s]] += table[row + s]
+
+
+@njit(cache=True, nogil=True)
+def _explain_row(
+    X: np.ndarray,
+    out: np.ndarray,
+    r: int,
+    bias: float,
+    node_feat: np.ndarray,
+    node_thr: np.ndarray,
+    node_dr: np.ndarray,
+    tree_node_off: np.ndarray,
+    tree_grp_off: np.ndarray,
+    grp_bit_off: np.ndarray,
+    grp_bits: np.ndarray,
+    grp_npath: np.ndarray,
+    grp_sub: np.ndarray,
+    grp_feat_off: np.ndarray,
+    grp_feats: np.ndarray,
+    grp_tab_off: np.ndarray,
+    table: np.ndarray,
+    bitv: np.ndarray,
+) -> None:
+    """One row, scalar: no block transpose or per-tree array views (latency path)."""
+    n_feat = X.shape[1]
+    for f in range(n_feat):
+        out[r, f] = 0.0
+    out[r, n_feat] = bias
+    for t in range(tree_node_off.shape[0] - 1):
+        n0 = tree_node_off[t]
+        n1 = tree_node_off[t + 1]
+        if n1 - n0 <= 64:
+            w = np.int64(0)
             for n in range(n0, n1):
                 x = X[r, node_feat[n]]
-                if x != x:
-                    bits[n - n0] = 1 - node_dl[n]
-                else:
-                    bits[n - n0] = 0 if x < node_thr[n] else 1
-            for g in range(g0, g1):
+                w |= (np.int64(x >= node_thr[n]) | (np.int64(x != x) & node_dr[n])) << (n - n0)
+            for g in range(tree_grp_off[t], tree_grp_off[t + 1]):
                 b0 = grp_bit_off[g]
-                nb = grp_bit_off[g + 1] - b0
+                npath = grp_npath[g]
+                nsub = grp_bit_off[g + 1] - b0 - npath
+                idx = ((w >> grp_sub[g]) & ((np.int64(1) << nsub) - 1)) << npath
+                for j in range(npath):
+                    idx |= ((w >> grp_bits[b0 + j]) & 1) << j
+                f0 = grp_feat_off[g]
+                nf = grp_feat_off[g + 1] - f0
+                row = grp_tab_off[g] + idx * nf
+                for s in range(nf):
+                    out[r, grp_feats[f0 + s]] += table[row + s]
+        else:
+            for n in range(n0, n1):
+                x = X[r, node_feat[n]]
+                bitv[n - n0] = np.int64(x >= node_thr[n]) | (np.int64(x != x) & node_dr[n])
+            for g in range(tree_grp_off[t], tree_grp_off[t + 1]):
+                b0 = grp_bit_off[g]
                 idx = 0
-                for j in range(nb):
-                    idx |= bits[grp_bits[b0 + j]] << j
+                for j in range(grp_bit_off[g + 1] - b0):
+                    idx |= bitv[grp_bits[b0 + j]] << j
                 f0 = grp_feat_off[g]
                 nf = grp_feat_off[g + 1] - f0
                 row = grp_tab_off[g] + idx * nf
@@ -156,11 +260,13 @@ def explain_serial(
     bias: float,
     node_feat: np.ndarray,
     node_thr: np.ndarray,
-    node_dl: np.ndarray,
+    node_dr: np.ndarray,
     tree_node_off: np.ndarray,
     tree_grp_off: np.ndarray,
     grp_bit_off: np.ndarray,
     grp_bits: np.ndarray,
+    grp_npath: np.ndarray,
+    grp_sub: np.ndarray,
     grp_feat_off: np.ndarray,
     grp_feats: np.ndarray,
     grp_tab_off: np.ndarray,
@@ -168,13 +274,26 @@ def explain_serial(
     max_nodes: int,
     block: int,
 ) -> None:
-    """Single-threaded path for small requests (no thread-pool launch overhead)."""
+    """Single-threaded path for small requests (no thread-pool launch).
+
+    A few rows go row-at-a-time (scalar, lowest latency); more rows use the blocked kernel,
+    whose per-tree set-up is amortised over the block.
+    """
     n = X.shape[0]
+    if n < SCALAR_ROWS:
+        bitv = np.empty(max_nodes if max_nodes > 64 else 0, dtype=np.int64)
+        for r in range(n):
+            _explain_row(
+                X, out, r, bias, node_feat, node_thr, node_dr, tree_node_off, tree_grp_off,
+                grp_bit_off, grp_bits, grp_npath, grp_sub, grp_feat_off, grp_feats,
+                grp_tab_off, table, bitv,
+            )
+        return
     for r0 in range(0, n, block):
         _explain_rows(
-            X, out, r0, min(n, r0 + block), bias, node_feat, node_thr, node_dl,
-            tree_node_off, tree_grp_off, grp_bit_off, grp_bits, grp_feat_off, grp_feats,
-            grp_tab_off, table, max_nodes,
+            X, out, r0, min(n, r0 + block), bias, node_feat, node_thr, node_dr,
+            tree_node_off, tree_grp_off, grp_bit_off, grp_bits, grp_npath, grp_sub,
+            grp_feat_off, grp_feats, grp_tab_off, table, max_nodes,
         )
 
 
@@ -185,11 +304,13 @@ def explain_parallel(
     bias: float,
     node_feat: np.ndarray,
     node_thr: np.ndarray,
-    node_dl: np.ndarray,
+    node_dr: np.ndarray,
     tree_node_off: np.ndarray,
     tree_grp_off: np.ndarray,
     grp_bit_off: np.ndarray,
     grp_bits: np.ndarray,
+    grp_npath: np.ndarray,
+    grp_sub: np.ndarray,
     grp_feat_off: np.ndarray,
     grp_feats: np.ndarray,
     grp_tab_off: np.ndarray,
@@ -203,7 +324,8 @@ def explain_parallel(
     for b in prange(n_blocks):
         r0 = b * block
         _explain_rows(
-            X, out, r0, min(n, r0 + block), bias, node_feat, node_thr, node_dl,
-            tree_node_off, tree_grp_off, grp_bit_off, grp_bits, grp_feat_off, grp_feats,
+            X, out, r0, min(n, r0 + block), bias, node_feat, node_thr, node_dr,
+            tree_node_off, tree_grp_off, grp_bit_off, grp_bits, grp_npath, grp_sub, grp_feat_off,
+            grp_feats,
             grp_tab_off, table, max_nodes,
         )

@@ -65,11 +65,13 @@ class Tables:
 
     node_feat: np.ndarray
     node_thr: np.ndarray
-    node_dl: np.ndarray
+    node_dr: np.ndarray  # 1 when missing values go right
     tree_node_off: np.ndarray
     tree_grp_off: np.ndarray
     grp_bit_off: np.ndarray
     grp_bits: np.ndarray
+    grp_npath: np.ndarray  # leading path nodes in grp_bits; the rest is the subtree
+    grp_sub: np.ndarray  # local index of the group root (first subtree node)
     grp_feat_off: np.ndarray
     grp_feats: np.ndarray
     grp_tab_off: np.ndarray
@@ -85,8 +87,9 @@ class Tables:
             sum(
                 a.nbytes
                 for a in (
-                    self.node_feat, self.node_thr, self.node_dl, self.tree_node_off,
-                    self.tree_grp_off, self.grp_bit_off, self.grp_bits, self.grp_feat_off,
+                    self.node_feat, self.node_thr, self.node_dr, self.tree_node_off,
+                    self.tree_grp_off, self.grp_bit_off, self.grp_bits, self.grp_npath,
+            self.grp_sub, self.grp_feat_off,
                     self.grp_feats, self.grp_tab_off, self.table,
                 )
             )
@@ -94,8 +97,9 @@ class Tables:
 
     def kernel_args(self) -> tuple:
         return (
-            self.bias, self.node_feat, self.node_thr, self.node_dl, self.tree_node_off,
-            self.tree_grp_off, self.grp_bit_off, self.grp_bits, self.grp_feat_off,
+            self.bias, self.node_feat, self.node_thr, self.node_dr, self.tree_node_off,
+            self.tree_grp_off, self.grp_bit_off, self.grp_bits, self.grp_npath,
+            self.grp_sub, self.grp_feat_off,
             self.grp_feats, self.grp_tab_off, self.table, self.max_nodes,
         )
 
@@ -304,11 +308,13 @@ def build_tables(
 
     node_feat: list[int] = []
     node_thr: list[float] = []
-    node_dl: list[int] = []
+    node_dr: list[int] = []
     tree_node_off = [0]
     tree_grp_off = [0]
     grp_bit_off = [0]
     grp_bits: list[int] = []
+    grp_npath: list[int] = []
+    grp_sub: list[int] = []
     grp_feat_off = [0]
     grp_feats: list[int] = []
     grp_tab_off: list[int] = []
@@ -334,7 +340,7 @@ def build_tables(
         for n in internal:
             node_feat.append(int(tree.feat[n]))
             node_thr.append(float(tree.thr[n]))
-            node_dl.append(int(tree.default_left[n]))
+            node_dr.append(0 if tree.default_left[n] else 1)
         tree_node_off.append(len(node_feat))
         if internal:
             cnt = _internal_counts(tree, order)
@@ -343,6 +349,12 @@ def build_tables(
                 pos = {n: i for i, n in enumerate(nodes)}
                 slot = {f: i for i, f in enumerate(feats)}
                 grp_bits.extend(local[n] for n in nodes)
+                grp_npath.append(len(path))
+                sub = [local[n] for n in nodes[len(path) :]]
+                grp_sub.append(sub[0] if sub else 0)
+                # The kernels rely on preorder numbering making a subtree contiguous.
+                if sub and sub != list(range(sub[0], sub[0] + len(sub))):
+                    raise AssertionError("subtree nodes are not contiguous in preorder")
                 grp_bit_off.append(len(grp_bits))
                 grp_feats.extend(feats)
                 grp_feat_off.append(len(grp_feats))
@@ -393,11 +405,13 @@ def build_tables(
     return Tables(
         node_feat=np.asarray(node_feat, dtype=np.int32),
         node_thr=np.asarray(node_thr, dtype=np.float32),
-        node_dl=np.asarray(node_dl, dtype=np.int64),
+        node_dr=np.asarray(node_dr, dtype=np.int64),
         tree_node_off=np.asarray(tree_node_off, dtype=i64),
         tree_grp_off=np.asarray(tree_grp_off, dtype=i64),
         grp_bit_off=np.asarray(grp_bit_off, dtype=i64),
         grp_bits=np.asarray(grp_bits, dtype=np.int32),
+        grp_npath=np.asarray(grp_npath, dtype=np.int64),
+        grp_sub=np.asarray(grp_sub, dtype=np.int64),
         grp_feat_off=np.asarray(grp_feat_off, dtype=i64),
         grp_feats=np.asarray(grp_feats, dtype=np.int32),
         grp_tab_off=grp_tab_off_a,

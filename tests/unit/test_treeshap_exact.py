@@ -294,3 +294,15 @@ def test_refuses_unsupported_boosters(params: dict, match: str) -> None:
     booster = xgb.train(params, xgb.DMatrix(X, label=y), 2)
     with pytest.raises(UnsupportedModelError, match=match):
         TreeShapExplainer.from_booster(booster)
+
+
+def test_trees_with_more_than_64_internal_nodes() -> None:
+    # Such trees take the kernel's per-(node, row) decision path instead of one word per row.
+    booster, X = _train(seed=9, n_feat=4, depth=8, n_trees=2, n_rows=3000)
+    expl = TreeShapExplainer.from_booster(booster)
+    assert expl.engine == "fast" and expl._tables is not None
+    assert expl._tables.max_nodes > 64
+    Xp = _probe(booster, X, seed=3, n=6)
+    got = expl.shap_values(Xp)
+    assert np.max(np.abs(got - brute_force(booster, Xp))) < 1e-9
+    _assert_close_f32(expl.shap_values(X), _contribs(booster, X), float(np.abs(got).max()))
