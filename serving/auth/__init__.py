@@ -1,0 +1,1 @@
+"""Authentication and roles for every HTTP route (bearer JWT)."""
