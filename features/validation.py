@@ -79,6 +79,9 @@ def _schema_reasons(typed: pd.DataFrame, record: str, reasons: pd.Series) -> pd.
         for (column, check), group in cases.groupby(["column", "check"], sort=False):
             word = next((w for k, w in CHECK_WORDS.items() if str(check).startswith(k)), "invalid")
             bad = pd.Series(True, index=pd.Index(group["index"].astype(int).unique()))
+            if word == CHECK_WORDS["not_nullable"]:  # an unparseable value is reported once
+                bad &= ~reasons.reindex(bad.index).str.contains(f"{column}: unparseable",
+                                                                regex=False)
             reasons = _add(reasons, bad, f"{column}: {word}")
     return reasons
 

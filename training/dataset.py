@@ -16,7 +16,6 @@ import pandas as pd
 from rich.console import Console
 
 from features.builder import build_features, course_batch_from_frames
-from features.fields import HORIZON_DAYS
 from features.records import find_record_file, read_records
 from features.spec import FEATURE_NAMES
 from features.validation import ValidatedRecords, validate_records
@@ -107,5 +106,3 @@ def load_oracle(data_dir: Path) -> pd.DataFrame | None:
     oracle = pd.read_csv(path, dtype={"course_id": "str"})
     return oracle.set_index("course_id")
 
-
-HORIZON = float(HORIZON_DAYS)
