@@ -13,8 +13,10 @@ from serving.audit.chain import Checkpoint, KeyRing, Surrogates, rotate_key
 from serving.audit.events import (
     AccessEvent,
     EventSummary,
+    OutcomeEvent,
     PredictionEvent,
     StoredAccess,
+    StoredOutcome,
     StoredPrediction,
     canonical_json,
 )
@@ -30,8 +32,10 @@ __all__ = [
     "Checkpoint",
     "EventSummary",
     "KeyRing",
+    "OutcomeEvent",
     "PredictionEvent",
     "StoredAccess",
+    "StoredOutcome",
     "StoredPrediction",
     "Surrogates",
     "VerifyReport",

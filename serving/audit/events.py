@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PREDICTION_CHAIN = "prediction"
 ACCESS_CHAIN = "access"
-ChainName = Literal["prediction", "access"]
+OUTCOME_CHAIN = "outcome"
+ChainName = Literal["prediction", "access", "outcome"]
 GENESIS_HASH = "0" * 64
 
 # A surrogate is "<key id>.<64 hex>" so a raw identifier cannot be stored by mistake.
@@ -173,6 +174,33 @@ class AccessEvent(_Model):
         return normalise_ts(v)
 
 
+OutcomeValue = Literal["relapsed", "no_relapse", "censored"]
+ISO_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class OutcomeEvent(_Model):
+    """An observed outcome of a served course, linked to its predictions by reference.
+
+    The prediction rows are never touched: the link is the course surrogate
+    plus the ids of the prediction events that existed when it was recorded.
+    """
+
+    caller_sub: Short
+    caller_role: Short
+    course_ref: str = Field(pattern=SURROGATE_PATTERN)
+    outcome: OutcomeValue  # heavy drinking within 180 days of course end, or censored
+    relapse_date: str | None = Field(default=None, pattern=ISO_DATE_PATTERN)
+    followup_end_date: str = Field(pattern=ISO_DATE_PATTERN)
+    linked_event_ids: list[str] = Field(default_factory=list)
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return normalise_ts(v)
+
+
 class ChainLink(_Model):
     """Chain bookkeeping stored on each row."""
 
@@ -187,6 +215,10 @@ class StoredPrediction(PredictionEvent, ChainLink):
 
 
 class StoredAccess(AccessEvent, ChainLink):
+    pass
+
+
+class StoredOutcome(OutcomeEvent, ChainLink):
     pass
 
 
@@ -211,11 +243,13 @@ class EventSummary(_Model):
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     PREDICTION_CHAIN: ("features", "thresholds", "shap_values"),
     ACCESS_CHAIN: ("event_ids", "filters"),
+    OUTCOME_CHAIN: ("linked_event_ids",),
 }
 FLOAT_COLUMNS = ("probability", "shap_base", "latency_ms")
 
 
-def row_from_event(chain: ChainName, event: PredictionEvent | AccessEvent) -> dict[str, Any]:
+def row_from_event(chain: ChainName,
+                   event: PredictionEvent | AccessEvent | OutcomeEvent) -> dict[str, Any]:
     """Database column values for an event's content (JSON fields as canonical text)."""
     row = event.model_dump()
     for name in JSON_COLUMNS[chain]:
@@ -253,4 +287,5 @@ def chain_message(chain: ChainName, seq: int, key_id: str, prev_hash: str,
 _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
     PREDICTION_CHAIN: tuple(PredictionEvent.model_fields),
     ACCESS_CHAIN: tuple(AccessEvent.model_fields),
+    OUTCOME_CHAIN: tuple(OutcomeEvent.model_fields),
 }

@@ -1,7 +1,7 @@
 """The audit store: schema migrations, serialised chained appends, auditor queries.
 
-Two chains live side by side: `audit_events` (served predictions) and
-`audit_access` (auditor reads). Each has its own gap-free `seq` and HMAC
+Three chains live side by side: `audit_events` (served predictions),
+`audit_access` (auditor reads) and `audit_outcomes` (observed outcomes). Each has its own gap-free `seq` and HMAC
 chain; checkpoints name the chain they cover. Writers serialise per chain
 (SQLite: BEGIN IMMEDIATE; PostgreSQL: pg_advisory_xact_lock) and read the
 previous hash inside the same transaction, so concurrent processes extend one
@@ -49,12 +49,15 @@ from serving.audit.events import (
     ACCESS_CHAIN,
     GENESIS_HASH,
     JSON_COLUMNS,
+    OUTCOME_CHAIN,
     PREDICTION_CHAIN,
     AccessEvent,
     ChainName,
     EventSummary,
+    OutcomeEvent,
     PredictionEvent,
     StoredAccess,
+    StoredOutcome,
     StoredPrediction,
     chain_message,
     content_from_row,
@@ -96,8 +99,17 @@ access_table = Table(
     *(Column(n, Text) for n in ("caller_sub", "caller_role", "action", "event_ids", "filters")),
     *_link_columns(),
 )
-_TABLES = {PREDICTION_CHAIN: events_table, ACCESS_CHAIN: access_table}
-CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN)
+outcomes_table = Table(
+    "audit_outcomes", _meta,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String), Column("ts", DateTime(timezone=True)),
+    *(Column(n, Text) for n in ("caller_sub", "caller_role", "course_ref", "outcome",
+                                "relapse_date", "followup_end_date", "linked_event_ids")),
+    *_link_columns(),
+)
+_TABLES = {PREDICTION_CHAIN: events_table, ACCESS_CHAIN: access_table,
+           OUTCOME_CHAIN: outcomes_table}
+CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN)
 
 
 class AuditError(RuntimeError):
@@ -166,6 +178,8 @@ class AuditStore:
             raise AuditError(f"cannot open audit store at {_safe_url(url)}: "
                              f"{_describe(exc)}") from None
         self.checkpoints = CheckpointLog(self.checkpoint_dir, self.store_id)
+        # A store created before migration 0002, opened read-only, has no outcome table yet.
+        self._tables_present = self._present_tables()
         if created or (not read_only and not self.checkpoints.path.exists()
                        and all(self.head(c)[0] == 0 for c in CHAINS)):
             self.checkpoint()  # genesis: an empty store is on record from the start
@@ -255,6 +269,13 @@ class AuditStore:
             raise AuditError(f"audit store at {_safe_url(self.url)} has no store id")
         return str(row[0])
 
+    def _present_tables(self) -> set[str]:
+        from sqlalchemy import inspect
+
+        with self.engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+        return {chain for chain, table in _TABLES.items() if table.name in names}
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -304,8 +325,14 @@ class AuditStore:
         row = self._append(ACCESS_CHAIN, [access])[0]
         return StoredAccess.model_construct(**dict(access), **_link(row))
 
+    def record_outcome(self, outcome: OutcomeEvent) -> StoredOutcome:
+        """Append an observed outcome (its own chain); prediction rows stay untouched."""
+        row = self._append(OUTCOME_CHAIN, [outcome])[0]
+        return StoredOutcome.model_construct(**dict(outcome), **_link(row))
+
     def _append(self, chain: ChainName,
-                events: Sequence[PredictionEvent | AccessEvent]) -> list[dict[str, Any]]:
+                events: Sequence[PredictionEvent | AccessEvent | OutcomeEvent],
+                ) -> list[dict[str, Any]]:
         if not events:
             return []
         key_id, key = self.audit_keys.current_id, self.audit_keys.current
@@ -347,6 +374,8 @@ class AuditStore:
 
     def head(self, chain: ChainName = PREDICTION_CHAIN) -> tuple[int, str]:
         """(seq, hash) of the newest row of a chain; (0, GENESIS_HASH) when empty."""
+        if chain not in getattr(self, "_tables_present", _TABLES):
+            return 0, GENESIS_HASH
         with self.engine.connect() as conn:
             return self._head_in(conn, chain)
 
@@ -391,6 +420,7 @@ class AuditStore:
         risk_band: str | None = None,
         caller_sub: str | None = None,
         patient_ref: str | None = None,
+        course_ref: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[EventSummary]:
@@ -402,7 +432,8 @@ class AuditStore:
         if until is not None:
             query = query.where(t.c.ts < normalise_ts(until))
         for column, value in (("model_version", model_version), ("risk_band", risk_band),
-                              ("caller_sub", caller_sub), ("patient_ref", patient_ref)):
+                              ("caller_sub", caller_sub), ("patient_ref", patient_ref),
+                              ("course_ref", course_ref)):
             if value is not None:
                 query = query.where(t.c[column] == value)
         query = (query.order_by(t.c.seq.desc())
@@ -427,9 +458,41 @@ class AuditStore:
             rows = conn.execute(query).mappings().all()
         return [StoredAccess.model_validate(self._decode(ACCESS_CHAIN, r)) for r in rows]
 
+    def count_events(self, **filters: Any) -> int:
+        """How many prediction events match `list_events` filters (for paging)."""
+        from sqlalchemy import func
+
+        t = events_table
+        query = select(func.count()).select_from(t)
+        if filters.get("since") is not None:
+            query = query.where(t.c.ts >= normalise_ts(filters["since"]))
+        if filters.get("until") is not None:
+            query = query.where(t.c.ts < normalise_ts(filters["until"]))
+        for column in ("model_version", "risk_band", "caller_sub", "patient_ref", "course_ref"):
+            if filters.get(column) is not None:
+                query = query.where(t.c[column] == filters[column])
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def list_outcomes(self, *, course_ref: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[StoredOutcome]:
+        """Recorded outcomes, newest first (optionally of one course)."""
+        if OUTCOME_CHAIN not in self._tables_present:
+            return []
+        t = outcomes_table
+        query = select(t)
+        if course_ref is not None:
+            query = query.where(t.c.course_ref == course_ref)
+        query = query.order_by(t.c.seq.desc()).limit(max(0, min(limit, MAX_PAGE)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.offset(max(0, offset))).mappings().all()
+        return [StoredOutcome.model_validate(self._decode(OUTCOME_CHAIN, r)) for r in rows]
+
     def iter_rows(self, chain: ChainName, *, up_to: int | None = None,
                   page: int = 2000) -> Iterator[dict[str, Any]]:
         """Raw rows of one chain in seq order (keyset paging, bounded memory)."""
+        if chain not in self._tables_present:
+            return
         table = _TABLES[chain]
         after = 0
         while True:

@@ -23,6 +23,7 @@ from serving.audit.chain import Checkpoint, KeyRing, checkpoint_valid, hmac_hex
 from serving.audit.events import (
     ACCESS_CHAIN,
     GENESIS_HASH,
+    OUTCOME_CHAIN,
     PREDICTION_CHAIN,
     ChainName,
     chain_message,
@@ -33,7 +34,7 @@ from serving.audit.events import (
 if TYPE_CHECKING:
     from serving.audit.store import AuditStore
 
-CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN)
+CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN)
 ARCHIVE_FORMAT = "relapse-risk-audit-archive/1"
 
 
