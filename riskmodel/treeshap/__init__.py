@@ -18,12 +18,25 @@ node (path nodes first, then the subtree's internal nodes in preorder); each ent
 for the group's distinct features in slot order, the summed Shapley contributions of all
 the group's leaves. Layout: ``table[grp_tab_off[g] + idx * nf_g + slot]`` so one look-up
 reads nf_g contiguous float64. A depth-3 tree is one group of 2^7 entries; a depth-6 tree
-becomes 16 groups of 2^7. At request time each internal node is evaluated once per row and
-tree (missing -> default direction, else ``x < threshold`` in float32 as XGBoost does),
-then one look-up per group adds its entries. The bias column is the base-score margin plus
-each tree's cover-weighted mean leaf value.
+becomes 16 groups of 2^7. The widest ``group_bits`` (default 8) whose tables fit the memory
+budget is used; smaller groups need less memory but more look-ups.
 
-Models whose tables exceed the memory budget fall back to ``pred_contribs`` (logged once).
+Request time. Internal nodes are numbered in preorder, so a group's subtree nodes are a
+contiguous bit range. Each internal node is evaluated once per row and tree, branch-free
+(missing -> default direction, else ``x >= threshold`` in float32 as XGBoost does), into
+one 64-bit decision word per row; a group's index is its path bits gathered from the word
+plus one shift-and-mask for the subtree (trees with more than 64 internal nodes use a
+per-node decision array instead). Batches are processed in blocks of rows, tree-outer and
+row-inner, with the block copied feature-major so node evaluation vectorises across rows and
+a tree's tables stay in cache for the whole block; single rows use a scalar kernel. The
+bias column is the base-score margin plus each tree's cover-weighted mean leaf value.
+
+Models whose tables exceed the memory budget (or whose base-score link is unknown, or that
+fail a load-time self-check against pred_contribs) fall back to ``pred_contribs``, logged
+once at load. dart, gblinear, multi-class / multi-output and categorical-split models are
+refused with ``UnsupportedModelError``. Tables are read-only after load and kernels release
+the GIL, so concurrent ``shap_values`` calls are safe; batch (thread-pool) launches are
+serialised by a lock because numba's workqueue layer is not re-entrant.
 """
 
 from riskmodel.treeshap.explainer import TreeShapExplainer

@@ -29,6 +29,7 @@ _IDENTITY_OBJECTIVES = frozenset(
         "binary:logitraw",
     }
 )
+_LOG_OBJECTIVES = frozenset({"count:poisson", "reg:gamma", "reg:tweedie"})
 
 
 class UnsupportedModelError(ValueError):
@@ -141,6 +142,8 @@ def parse_booster(booster: xgb.Booster) -> ParsedModel:
         )
     elif objective in _IDENTITY_OBJECTIVES:
         base_margin = base_score
+    elif objective in _LOG_OBJECTIVES:
+        base_margin = math.log(base_score) if base_score > 0.0 else None
     else:
         base_margin = None
     trees: list[Tree] = []

@@ -306,3 +306,18 @@ def test_trees_with_more_than_64_internal_nodes() -> None:
     got = expl.shap_values(Xp)
     assert np.max(np.abs(got - brute_force(booster, Xp))) < 1e-9
     _assert_close_f32(expl.shap_values(X), _contribs(booster, X), float(np.abs(got).max()))
+
+
+@pytest.mark.parametrize("objective", ["count:poisson", "binary:logitraw", "reg:absoluteerror"])
+def test_other_single_output_objectives(objective: str) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = rng.poisson(np.exp(0.5 * np.nan_to_num(X[:, 0]))).astype(float)
+    if objective == "binary:logitraw":
+        y = (y > 1).astype(float)
+    booster = xgb.train({"objective": objective, "max_depth": 3}, xgb.DMatrix(X, label=y), 8)
+    expl = TreeShapExplainer.from_booster(booster)
+    assert expl.engine == "fast"
+    got = expl.shap_values(X)
+    _assert_close_f32(got, _contribs(booster, X), float(np.abs(got).max()))
