@@ -12,7 +12,8 @@ PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
 export DATA_DIR SEED
 
-.PHONY: help install data validate train evaluate serve test lint audit-verify clean-models
+.PHONY: help install data validate train evaluate serve test lint audit-verify clean-models \
+        score-batch
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +50,10 @@ test: install ## every test suite (unit, data, model, service)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
+
+score-batch: install ## score INPUT=dir with the champion -> OUTPUT=file.parquet (audited; ENGINE=dask)
+	@[ -n "$(INPUT)" ] && [ -n "$(OUTPUT)" ] || { echo "usage: make score-batch INPUT=dir OUTPUT=file.parquet [CHUNK=20000] [ENGINE=pandas|dask]"; exit 2; }
+	$(PY) -m serving.batch --input $(INPUT) --output $(OUTPUT) --chunk $(or $(CHUNK),20000) --engine $(or $(ENGINE),pandas)
 
 audit-verify: install ## walk the audit chain; name the first event that breaks it
 	$(PY) -m serving.audit verify

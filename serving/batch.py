@@ -1,0 +1,193 @@
+"""`make score-batch INPUT=dir OUTPUT=file.parquet`: score a record folder with the champion.
+
+Streams the folder in chunks of whole courses (serving/batch_reader.py);
+each chunk is validated (bad rows quarantined with reasons), featured with
+features/ and explained with the served RiskModel, its rows are appended to
+the Parquet output, and every prediction is written to the audit store in
+one `append_many` per chunk (one prediction chain). One job event (migration
+0003, serving/batch_jobs.py) names the input's sha256, its row counts and the
+prediction-chain range. Logs carry counts and reasons, never values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from config import get_settings
+from riskmodel.artifact import ArtifactError, champion_path
+from riskmodel.predictor import RiskModel
+from serving.audit import AuditStore
+from serving.batch_audit import chunk_events
+from serving.batch_jobs import append_job_event
+from serving.batch_reader import ChunkedRecords
+from serving.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
+
+log = logging.getLogger("relapse_risk.batch")
+CALLER_ROLE = "batch"
+DEFAULT_CHUNK = 20_000
+
+
+@dataclass
+class BatchResult:
+    job_id: str
+    input_sha256: str
+    input_rows: dict[str, int]
+    courses_scored: int = 0
+    rows_quarantined: dict[str, int] = field(default_factory=dict)
+    events_written: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    output: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # "record: reason" -> rows
+
+    def job_details(self, model: RiskModel, status: str) -> dict:
+        a = model.artifact
+        return {"status": status, "input_sha256": self.input_sha256,
+                "input_rows": self.input_rows, "courses_scored": self.courses_scored,
+                "rows_quarantined": self.rows_quarantined, "events_written": self.events_written,
+                "prediction_seq_first": self.first_seq, "prediction_seq_last": self.last_seq,
+                "model_name": a.name, "model_version": a.version, "model_sha256": a.sha256,
+                "output_file": Path(self.output).name}
+
+
+def load_champion(models_dir: Path) -> RiskModel:
+    path = champion_path(models_dir)
+    if path is None or not path.is_dir():
+        raise ArtifactError(f"no promoted model under {models_dir} (run `make train`)")
+    return RiskModel.load(path)
+
+
+def _append_quarantine(quarantine: dict[str, pd.DataFrame], out_dir: Path) -> None:
+    """Quarantined raw rows with their reasons, appended per chunk (as `make validate` does)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for record, frame in quarantine.items():
+        if len(frame):
+            path = out_dir / f"{record}.csv"
+            frame.to_csv(path, mode="a", header=not path.exists())
+
+
+class _Timer:
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+
+    def add(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - since
+        return now
+
+
+def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditStore | None,
+              chunk_courses: int = DEFAULT_CHUNK, progress: bool = True,
+              quarantine_dir: Path | None = None, caller_sub: str | None = None) -> BatchResult:
+    """Score every course in `input_dir`; `store=None` skips auditing (benchmarks only)."""
+    t0 = time.perf_counter()
+    records = ChunkedRecords(input_dir, chunk_courses)
+    result = BatchResult(uuid.uuid4().hex, records.files.sha256, dict(records.files.rows),
+                         output=str(output))
+    timer = _Timer(result.seconds)
+    t = timer.add("read", t0)
+    caller_sub = caller_sub or f"batch:{getpass.getuser()}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    quarantined: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    status = "failed"
+    try:
+        with pq.ParquetWriter(partial, OUTPUT_SCHEMA) as writer, tqdm(
+                total=records.n_courses, unit="course", disable=not progress,
+                file=sys.stderr, desc="scoring") as bar:
+            for k in range(len(records)):
+                t = time.perf_counter()
+                raw = records.chunk(k)
+                t = timer.add("chunk", t)
+                t_start = t
+                scored: ScoredChunk = score_chunk(model, raw)
+                t_scored = timer.add("score", t)
+                writer.write_table(output_table(scored, model.artifact.version))
+                t = timer.add("write", t_scored)
+                quarantined.update(scored.quarantined)
+                for r in scored.reasons.itertuples(index=False):
+                    reasons[f"{r.record}: {r.reason}"] += int(r.rows)
+                if quarantine_dir is not None:
+                    _append_quarantine(scored.quarantine, quarantine_dir / result.job_id)
+                if store is not None and len(scored):
+                    events = chunk_events(store, model, scored, job_id=result.job_id,
+                                          caller_sub=caller_sub, caller_role=CALLER_ROLE,
+                                          latency_ms=(t_scored - t_start) * 1000 / len(scored))
+                    t = timer.add("audit_events", t)
+                    stored = store.append_many(events)
+                    timer.add("audit_write", t)
+                    result.first_seq = result.first_seq or stored[0].seq
+                    result.last_seq = stored[-1].seq
+                    result.events_written += len(stored)
+                result.courses_scored += len(scored)
+                bar.update(records.courses_in(k))
+        partial.replace(output)
+        status = "completed"
+    finally:
+        result.rows_quarantined = dict(quarantined)
+        result.reasons = dict(reasons)
+        if store is not None:
+            # A failed job still leaves a record of what it read and how far it got.
+            append_job_event(store, job_id=result.job_id, caller_sub=caller_sub,
+                             caller_role=CALLER_ROLE, details=result.job_details(model, status))
+            store.checkpoint()  # sign the heads so the batch's events are covered
+        partial.unlink(missing_ok=True)
+        result.seconds["total"] = time.perf_counter() - t0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--input", type=Path, required=True, help="folder with intake + sessions")
+    ap.add_argument("--output", type=Path, required=True, help="Parquet file to write")
+    ap.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="courses per chunk")
+    ap.add_argument("--engine", choices=("pandas", "dask"), default="pandas")
+    ap.add_argument("--quarantine-dir", type=Path,
+                    default=settings.var_dir / "quarantine" / "batch")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    model = load_champion(settings.models_dir)
+    with AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every) as store:
+        if args.engine == "dask":
+            from serving.batch_dask import run_batch_dask
+
+            result = run_batch_dask(model, args.input, args.output, store=store,
+                                    chunk_courses=args.chunk)
+        else:
+            result = run_batch(model, args.input, args.output, store=store,
+                               chunk_courses=args.chunk, progress=not args.no_progress,
+                               quarantine_dir=args.quarantine_dir)
+    _report(result)
+    return 0
+
+
+def _report(result: BatchResult) -> None:
+    total = result.seconds.get("total", 0.0)
+    print(f"job {result.job_id}: input sha256 {result.input_sha256[:16]}... rows "
+          f"{result.input_rows}; scored {result.courses_scored} courses "
+          f"({result.courses_scored / max(total, 1e-9):,.0f}/s); quarantined "
+          f"{result.rows_quarantined}; audit events {result.events_written} "
+          f"(seq {result.first_seq}..{result.last_seq}); output {result.output}")
+    for reason, rows in sorted(result.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  quarantine  {rows:>8}  {reason}")
+    print("  seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in asdict(result)["seconds"].items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`make score-batch`: chunked scoring equals whole-file scoring, and every prediction is audited."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from config import get_settings
+from features.builder import build_features, course_batch_from_frames
+from features.records import RawRecords, read_records
+from features.spec import FEATURE_NAMES
+from features.validation import validate_records
+from riskmodel.predictor import RiskModel
+from serving.audit import AuditStore
+from serving.batch import main as batch_main
+from serving.batch import run_batch
+from serving.batch_jobs import list_jobs, verify_jobs
+from serving.batch_scoring import top_factor_column
+
+N_COURSES = 2500
+CHUNK = 900  # three chunks, the last one partial
+
+
+@pytest.fixture(scope="module")
+def subset_dir(cohort_dir, tmp_path_factory):
+    """The cohort's first courses (bad rows included) plus sessions of courses not in intake."""
+    out = tmp_path_factory.mktemp("batch_input")
+    intake = pd.read_csv(cohort_dir / "intake.csv", dtype="str", keep_default_na=False)
+    sessions = pd.read_csv(cohort_dir / "sessions.csv", dtype="str", keep_default_na=False)
+    intake = intake.iloc[:N_COURSES]
+    mine = sessions["course_id"].isin(intake["course_id"])
+    orphans = sessions[~mine].iloc[:7]
+    # shuffled: sessions of one course need not be adjacent
+    both = pd.concat([sessions[mine], orphans]).sample(frac=1.0, random_state=3)
+    intake.to_csv(out / "intake.csv", index=False)
+    both.to_csv(out / "sessions.csv", index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(champion_dir) -> RiskModel:
+    return RiskModel.load(champion_dir)
+
+
+@pytest.fixture(scope="module")
+def job(model, subset_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch_job")
+    store = AuditStore(f"sqlite:///{root / 'audit.db'}", checkpoint_dir=root / "checkpoints")
+    out = root / "scores.parquet"
+    result = run_batch(model, subset_dir, out, store=store, chunk_courses=CHUNK, progress=False,
+                       quarantine_dir=root / "quarantine")
+    yield {"result": result, "store": store, "out": out, "root": root}
+    store.close()
+
+
+def _whole_file(subset_dir):
+    raw = read_records(subset_dir, require_outcomes=False)
+    return validate_records(RawRecords(raw.intake, raw.sessions, None))
+
+
+def test_chunked_scores_equal_whole_file_scores(job, model, subset_dir):
+    validated = _whole_file(subset_dir)
+    features = build_features(course_batch_from_frames(validated.intake, validated.sessions))
+    expected = pd.Series(model.predict_proba(features.matrix), index=features.course_ids)
+    scores = pq.read_table(job["out"]).to_pandas().set_index("course_id")
+    assert len(scores) == len(expected) == job["result"].courses_scored
+    assert scores.index.is_unique
+    np.testing.assert_allclose(scores.loc[expected.index, "relapse_probability_180d"],
+                               expected.to_numpy(), rtol=1e-6)
+    bands = model.band(expected.to_numpy())
+    assert scores.loc[expected.index, "risk_band"].tolist() == bands
+
+
+def test_quarantine_is_reported_as_whole_file_validation_reports_it(job, subset_dir):
+    validated = _whole_file(subset_dir)
+    expected = {r: len(f) for r, f in validated.quarantine.items()}
+    assert expected["sessions"] >= 7  # the orphans at least
+    assert job["result"].rows_quarantined == expected
+    assert job["result"].reasons["sessions: course_id: not in intake"] >= 7
+    written = pd.read_csv(job["root"] / "quarantine" / job["result"].job_id / "sessions.csv")
+    assert len(written) == expected["sessions"]
+
+
+def test_top_factors_are_the_served_ones(model):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, len(FEATURE_NAMES)))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    contributions = rng.normal(size=values.shape)
+    contributions[:, 5] = 0.0  # zero contributions are never listed
+    contributions[3] = 0.0
+    column = top_factor_column(values, contributions).to_pylist()
+    for i in range(len(values)):
+        served = model.top_factors(values[i], contributions[i])
+        assert [f["feature"] for f in column[i]] == [f.feature for f in served]
+        assert [f["shap_log_odds"] for f in column[i]] == [f.shap_log_odds for f in served]
+        assert [f["direction"] for f in column[i]] == [f.direction for f in served]
+        assert [f["value"] for f in column[i]] == [f.value for f in served]
+    assert column[3] == []
+
+
+def test_every_prediction_is_audited_in_one_chain_with_one_job_event(job, subset_dir):
+    store, result = job["store"], job["result"]
+    assert store.head()[0] == result.events_written == result.courses_scored
+    assert (result.first_seq, result.last_seq) == (1, result.courses_scored)
+    report = store.verify()
+    assert report.ok, str(report)
+    (event,) = list_jobs(store)
+    digest = hashlib.sha256()
+    for name in ("intake.csv", "sessions.csv"):
+        digest.update(name.encode())
+        digest.update((subset_dir / name).read_bytes())
+    details = event["details"]
+    assert event["job_id"] == result.job_id
+    assert details["input_sha256"] == digest.hexdigest()
+    assert details["input_rows"] == {"intake": N_COURSES,
+                                     "sessions": len(pd.read_csv(subset_dir / "sessions.csv"))}
+    assert details["status"] == "completed"
+    assert details["events_written"] == result.courses_scored
+    summaries = store.list_events(limit=5)
+    assert {s.request_id for s in summaries} == {result.job_id}
+    full = store.get_event(summaries[0].event_id)
+    assert sum(full.shap_values.values()) + full.shap_base == pytest.approx(
+        np.log(full.probability / (1 - full.probability)), abs=1e-9)
+    assert verify_jobs(store).ok
+
+
+def test_an_altered_job_event_is_detected(job):
+    db = job["root"] / "audit.db"
+    con = sqlite3.connect(db)
+    try:
+        with pytest.raises(sqlite3.DatabaseError):  # append-only trigger
+            con.execute("UPDATE audit_jobs SET details = '{}'")
+        con.execute("DROP TRIGGER audit_jobs_no_update")
+        con.execute("UPDATE audit_jobs SET details = replace(details, 'completed', 'x')")
+        con.commit()
+    finally:
+        con.close()
+    check = verify_jobs(job["store"])
+    assert not check.ok and check.broken_seq == 1 and "altered" in check.reason
+
+
+def test_cli_scores_with_the_champion(champion_dir, project_settings, subset_dir, tmp_path,
+                                      monkeypatch, capsys):
+    monkeypatch.setenv("MODELS_DIR", str(project_settings.models_dir))
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "cli.parquet"
+        assert batch_main(["--input", str(subset_dir), "--output", str(out), "--chunk", "5000",
+                           "--no-progress"]) == 0
+    finally:
+        get_settings.cache_clear()
+    printed = capsys.readouterr().out
+    assert "audit events" in printed and "C0" not in printed  # counts, never identifiers
+    table = pq.read_table(out)
+    assert table.num_rows > 0.9 * N_COURSES
+    assert set(table.column("risk_band").to_pylist()) <= {"low", "moderate", "high"}
