@@ -39,17 +39,8 @@ def create_auditor_app(store_factory: Callable[[], AuditStore] | None = None,
     """Pages and JSON for auditors (routes relative to where it is mounted)."""
     app = Starlette(routes=[*pages.ROUTES, *api.ROUTES],
                     exception_handlers={HTTPException: _http_error})
-    app.state.workspace = _workspace(store_factory, models_dir)
+    app.state.workspace = Workspace(store_factory or _default_store, models_dir)
     return app
-
-
-def _workspace(store_factory: Callable[[], AuditStore] | None,
-               models_dir: Path | None) -> Workspace:
-    if models_dir is None:
-        from config import get_settings
-
-        models_dir = get_settings().models_dir
-    return Workspace(store_factory or _default_store, models_dir)
 
 
 def create_workspace_app(store_factory: Callable[[], AuditStore] | None = None,

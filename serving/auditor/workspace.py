@@ -29,13 +29,29 @@ class ChainStatus:
 
 
 class Workspace:
-    def __init__(self, store_factory: Callable[[], AuditStore], models_dir: Path) -> None:
+    def __init__(self, store_factory: Callable[[], AuditStore],
+                 models_dir: Path | None = None) -> None:
         self._factory = store_factory
         self._store: AuditStore | None = None
         self._lock = threading.Lock()
-        self.models_dir = Path(models_dir)
-        self.models = ModelCache(self.models_dir)
+        self._models_dir = None if models_dir is None else Path(models_dir)
+        self._models: ModelCache | None = None
         self._status: ChainStatus | None = None
+
+    @property
+    def models_dir(self) -> Path:
+        """MODELS_DIR from the settings at first use (the app is built at import time)."""
+        if self._models_dir is None:
+            from config import get_settings
+
+            self._models_dir = get_settings().models_dir
+        return self._models_dir
+
+    @property
+    def models(self) -> ModelCache:
+        if self._models is None:
+            self._models = ModelCache(self.models_dir)
+        return self._models
 
     @property
     def store(self) -> AuditStore:
