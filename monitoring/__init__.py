@@ -1,0 +1,1 @@
+"""Monitoring of served predictions: drift (PSI), prediction distribution, observed outcomes."""
