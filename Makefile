@@ -13,7 +13,7 @@ UV := $(PYTHON) -m uv
 export DATA_DIR SEED
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models \
-        score-batch
+        score-batch bench bench-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ lint: install ## ruff
 score-batch: install ## score INPUT=dir with the champion -> OUTPUT=file.parquet (audited; ENGINE=dask)
 	@[ -n "$(INPUT)" ] && [ -n "$(OUTPUT)" ] || { echo "usage: make score-batch INPUT=dir OUTPUT=file.parquet [CHUNK=20000] [ENGINE=pandas|dask]"; exit 2; }
 	$(PY) -m serving.batch --input $(INPUT) --output $(OUTPUT) --chunk $(or $(CHUNK),20000) --engine $(or $(ENGINE),pandas)
+
+bench-tools: ## wrk (the load generator) from Debian's packages
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
+bench: install bench-tools ## benchmarks vs same-run baselines: reports/bench.{json,md} (FULL=1 adds 1M)
+	$(PY) -m bench.run $(if $(filter 1,$(FULL)),--full,)
 
 audit-verify: install ## walk the audit chain; name the first event that breaks it
 	$(PY) -m serving.audit verify

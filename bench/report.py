@@ -1,0 +1,217 @@
+"""reports/bench.json + reports/bench.md (tables, targets, plots) from one bench run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TARGETS = (
+    # (name, how to read it, limit, direction)
+    ("single /score rps@32 vs echo", "score_1 rps / echo rps at 32 clients", 0.5, ">="),
+    ("single /score p50@8 vs echo", "score_1 p50 / echo p50 at 8 clients", 2.5, "<="),
+    ("batch no-SHAP path vs inplace_predict", "slowdown, full path (validate+features)", 2.0,
+     "<="),
+    ("batch no-SHAP model vs inplace_predict", "slowdown, RiskModel on a built matrix", 2.0,
+     "<="),
+    ("batch SHAP path vs pred_contribs", "slowdown, full path (validate+features+SHAP+top)", 1.3,
+     "<="),
+    ("training 1M courses", "wall seconds, features included (FULL=1)", 300.0, "<="),
+)
+
+
+def _target_values(r: dict) -> dict[str, float | None]:
+    runs = (r.get("serving") or {}).get("runs", {})
+    def run(k: str, f: str) -> float | None:
+        return runs[k][f] if k in runs else None
+    out: dict[str, float | None] = dict.fromkeys(t[0] for t in TARGETS)
+    if runs:
+        out["single /score rps@32 vs echo"] = run("score_1@32", "rps") / run("echo@32", "rps")
+        out["single /score p50@8 vs echo"] = run("score_1@8", "p50_ms") / run("echo@8", "p50_ms")
+    batch = r.get("batch") or {}
+    if batch:
+        worst = {k: max(b["ratios"][k] for b in batch.values()) for k in
+                 next(iter(batch.values()))["ratios"]}
+        out["batch no-SHAP path vs inplace_predict"] = worst[
+            "noshap_path_vs_inplace_predict_slowdown"]
+        out["batch no-SHAP model vs inplace_predict"] = worst[
+            "model_predict_vs_inplace_predict_slowdown"]
+        out["batch SHAP path vs pred_contribs"] = worst["path_vs_pred_contribs_slowdown"]
+    t1m = (r.get("training") or {}).get("1000000")
+    if t1m:
+        out["training 1M courses"] = t1m["seconds"]
+    return out
+
+
+def _plots(r: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    batch = r.get("batch") or {}
+    if batch:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        sizes = list(batch)
+        series = {
+            "XGBoost inplace_predict (built matrix)": [b["floor"]["xgb_inplace_predict_rows_s"]
+                                                        for b in batch.values()],
+            "XGBoost pred_contribs (built matrix)": [b["floor"]["xgb_pred_contribs_rows_s"]
+                                                      for b in batch.values()],
+            "path, no SHAP": [b["noshap"]["rows_s"] for b in batch.values()],
+            "path with SHAP top factors": [b["path"]["rows_s"] for b in batch.values()],
+        }
+        for label, ys in series.items():
+            ax.plot([int(s) for s in sizes], ys, marker="o", label=label)
+        ax.set(xscale="log", yscale="log", xlabel="courses", ylabel="rows / s",
+               title="Batch scoring throughput")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "bench_batch.png", dpi=110)
+        plt.close(fig)
+        names.append("bench_batch.png")
+    training = r.get("training") or {}
+    if training:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        xs = [int(n) for n in training]
+        ax.plot(xs, [t["seconds"] for t in training.values()], marker="o", label="wall s")
+        ax2 = ax.twinx()
+        ax2.plot(xs, [t["peak_rss_mb"] for t in training.values()], marker="s", color="C1",
+                 label="peak MB")
+        ax.set(xscale="log", xlabel="courses", ylabel="seconds", title="Training")
+        ax2.set_ylabel("peak RSS MB")
+        fig.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "bench_training.png", dpi=110)
+        plt.close(fig)
+        names.append("bench_training.png")
+    runs = (r.get("serving") or {}).get("runs", {})
+    if runs:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for endpoint in ("echo", "score_1", "score_100"):
+            pts = [v for v in runs.values() if v["endpoint"] == endpoint]
+            axes[0].plot([p["clients"] for p in pts], [p["rps"] for p in pts], marker="o",
+                         label=endpoint)
+            axes[1].plot([p["clients"] for p in pts], [p["p50_ms"] for p in pts], marker="o",
+                         label=endpoint)
+        axes[0].set(xlabel="clients", ylabel="requests / s", title="Throughput (wrk)")
+        axes[1].set(xlabel="clients", ylabel="p50 ms", yscale="log", title="Median latency")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "bench_serving.png", dpi=110)
+        plt.close(fig)
+        names.append("bench_serving.png")
+    return names
+
+
+def _md(r: dict, plots: list[str]) -> str:
+    L = [f"# Benchmarks (`{r['command']}`)", "",
+         f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
+         f"started {r['started']}; {r['seconds']:.0f} s in all. Every figure is measured in "
+         "this run next to its baseline; ratios are what to compare across machines.", ""]
+    values = _target_values(r)
+    L += ["## Targets", "", "| target | measured | limit | met |", "| --- | ---: | ---: | --- |"]
+    for name, how, limit, op in TARGETS:
+        v = values[name]
+        met = "not measured" if v is None else ("yes" if (v >= limit if op == ">=" else
+                                                          v <= limit) else "**no**")
+        shown = "-" if v is None else f"{v:.2f}"
+        L.append(f"| {name} ({how}) | {shown} | {op} {limit:g} | {met} |")
+    batch = r.get("batch") or {}
+    if batch:
+        L += ["", "## Batch scoring (rows/s; model " + r["model"]["path"] + ")", "",
+              "| courses | XGB inplace_predict | XGB pred_contribs | RiskModel predict | "
+              "RiskModel explain+top | path no SHAP | path + SHAP top | audited job | "
+              "path peak MB | SHAP engine |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for n, b in batch.items():
+            f = b["floor"]
+            job = b.get("job")
+            L.append(f"| {int(n):,} | {f['xgb_inplace_predict_rows_s']:,.0f} | "
+                     f"{f['xgb_pred_contribs_rows_s']:,.0f} | "
+                     f"{f['model_predict_proba_rows_s']:,.0f} | "
+                     f"{f['model_explain_top_rows_s']:,.0f} | {b['noshap']['rows_s']:,.0f} | "
+                     f"{b['path']['rows_s']:,.0f} | "
+                     f"{'-' if job is None else format(job['rows_s'], ',.0f')} | "
+                     f"{b['path']['peak_rss_mb']:,.0f} | {f['explainer_engine']} "
+                     f"({f['n_trees']} trees) |")
+        L += ["", "Slowdown factors (baseline rows/s divided by ours; 1.0 = as fast):", ""]
+        for n, b in batch.items():
+            L.append(f"- {int(n):,}: " + ", ".join(f"{k} {v:.2f}x" for k, v in
+                                                    b["ratios"].items()))
+        n0 = next(iter(batch))
+        L += ["", f"Stage seconds of the full path at {int(n0):,}: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in batch[n0]["path"]["seconds"].items())]
+        if batch[n0].get("job"):
+            L.append(f"Stage seconds of the audited job at {int(n0):,}: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in batch[n0]["job"]["seconds"].items()))
+    training = r.get("training") or {}
+    if training:
+        L += ["", "## Training (`training.train.train`, features included)", "",
+              "| courses | wall s | peak MB | features s | fit s | test AUROC | growth vs "
+              "previous size |", "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        prev = None
+        for n, t in training.items():
+            growth = "" if prev is None else (f"time x{t['seconds'] / prev['seconds']:.1f}, "
+                                              f"memory x{t['peak_rss_mb'] / prev['peak_rss_mb']:.1f}")
+            st = t["stage_seconds"]
+            L.append(f"| {int(n):,} | {t['seconds']:.1f} | {t['peak_rss_mb']:,.0f} | "
+                     f"{st.get('features', 0):.1f} | {st.get('fit', 0):.1f} | {t['auroc']:.3f} | "
+                     f"{growth} |")
+            prev = t
+    serving = r.get("serving") or {}
+    L += ["", "## Serving under load (wrk over loopback)", ""]
+    if "skipped" in serving:
+        L.append(serving["skipped"])
+    elif serving:
+        L += [f"Settings: {serving['settings']}, {serving['seconds_per_run']} s per run; token "
+              f"from {serving['token_source']}. The load generator shares the 2 cores.", "",
+              "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | errors | vs echo rps |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        runs = serving["runs"]
+        for v in runs.values():
+            echo = runs.get(f"echo@{v['clients']}")
+            rel = f"{v['rps'] / echo['rps']:.2f}" if echo else "-"
+            L.append(f"| {v['endpoint']} | {v['clients']} | {v['rps']:,.0f} | {v['p50_ms']:.1f} |"
+                     f" {v['p95_ms']:.1f} | {v['p99_ms']:.1f} | {v['errors']} | {rel} |")
+    shap = r.get("shap_engine") or {}
+    if shap:
+        L += ["", "## Fast TreeSHAP engine (bench/shap_bench.py, another engineer's)", ""]
+        if "report" in shap:
+            for res in shap["report"]["results"]:
+                L.append(f"- {res['model']}: {res['fast_rows_per_s']:,.0f} rows/s vs "
+                         f"pred_contribs {res['pred_contribs_rows_per_s']:,.0f} "
+                         f"(x{res['batch_speedup']:.1f}); single row "
+                         f"{res['fast_single_ms']:.3f} ms vs {res['pred_contribs_single_ms']:.3f}"
+                         f" ms; max |diff| {res['max_abs_diff_vs_pred_contribs']:.1e}")
+        else:
+            L.append(shap["skipped"])
+    L += ["", "## Profile (pyinstrument)", "",
+          "See `reports/bench_profile.txt` (full path at 10k, then one 2,000-event audit "
+          "write) and the findings below (bench/NOTES.md).", ""]
+    L += [f"![{p}]({p})" for p in plots]
+    L += ["", "## Commands", ""]
+    for section in ("training", "batch"):
+        for n, v in (r.get(section) or {}).items():
+            items = v.items() if section == "batch" else [("train", v)]
+            for mode, step in items:
+                if isinstance(step, dict) and "command" in step:
+                    L.append(f"- {section} {int(n):,} {mode}: `{step['command']}`")
+    for v in ((r.get("serving") or {}).get("runs") or {}).values():
+        L.append(f"- serving {v['endpoint']}@{v['clients']}: `{v['command']}`")
+    if "command" in shap:
+        L.append(f"- shap engine: `{shap['command']}`")
+    return "\n".join(L) + "\n"
+
+
+def write_report(r: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    plots = _plots(r, out)
+    (out / "bench.json").write_text(json.dumps(r, indent=2, default=str))
+    notes = Path(__file__).with_name("NOTES.md")
+    md = _md(r, plots)
+    if notes.exists():  # hand-written findings (profile, what would meet the targets)
+        md += "\n" + notes.read_text()
+    path = out / "bench.md"
+    path.write_text(md)
+    return path
