@@ -13,6 +13,7 @@ UV := $(PYTHON) -m uv
 export DATA_DIR SEED
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models \
+        browser-deps audit-report monitor \
         score-batch bench bench-tools
 
 help: ## list the targets
@@ -45,7 +46,7 @@ serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
 	@$(PY) -m serving.example --port $(PORT)
 	$(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
 
-test: install ## every test suite (unit, data, model, service)
+test: install browser-deps ## every test suite (unit, data, model, service)
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 lint: install ## ruff
@@ -63,6 +64,15 @@ bench: install bench-tools ## benchmarks vs same-run baselines: reports/bench.{j
 
 audit-verify: install ## walk the audit chain; name the first event that breaks it
 	$(PY) -m serving.audit verify
+
+browser-deps: ## headless Chromium from Debian's packages (browser tests, audit-report)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+audit-report: install browser-deps ## screenshot each auditor page under reports/
+	$(PY) -m serving.auditor.screenshots
+
+monitor: install ## drift (PSI), predictions over time, outcomes: reports/monitor.html
+	$(PY) -m monitoring
 
 clean-models: ## forget local models and the MLflow store (asks first)
 	@read -p "delete models/* and var/mlflow.db? [y/N] " a && [ "$$a" = y ] && \

@@ -37,7 +37,7 @@ def value_in_words(name: str, value: object) -> str:
     if unit.startswith("points"):
         scale = unit.removeprefix("points").strip()
         return f"{_number(value)} points" + (f" (scale {scale})" if scale else "")
-    return f"{_number(value)} {unit}".strip()
+    return _number(value) if unit == "count" else f"{_number(value)} {unit}".strip()
 
 
 def feature_lines(features: Mapping[str, object],
