@@ -38,10 +38,27 @@ class Settings(BaseSettings):
     audit_checkpoint_dir: Path | None = Field(
         None, description="Signed head checkpoints, outside the database (default var/)")
     audit_checkpoint_every: int = Field(100, ge=1, description="Events between checkpoints")
+    # API authentication (serving/auth): dev HS256 secret unless RS256 keys or a JWKS are named.
+    jwt_audience: str = Field("relapse-risk", description="Required `aud` of bearer tokens")
+    jwt_issuer: str = Field("", description="Required `iss` of bearer tokens (empty: not checked)")
+    jwt_secret_file: Path | None = Field(
+        None, description="Dev HS256 secret, generated on first use (default var/keys/)")
+    jwt_public_keys: str = Field(
+        "", description="Comma-separated RS256 public key PEM files (key id = file stem)")
+    jwt_jwks_file: Path | None = Field(None, description="JWKS file of the identity provider")
+    cds_issuers_file: Path | None = Field(
+        None, description="CDS Hooks issuer allow-list: JSON {issuer: {jwks_file: path}}")
+    cds_audience: str = Field(
+        "", description="Comma-separated accepted `aud` of EHR tokens (empty: the request URL)")
+    cds_db_url: str = Field("", description="CDS Hooks state shared by workers: used jti, "
+                                            "card feedback (default SQLite under var/)")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Request body limit (413)")
+    score_coalescing: bool = Field(True, description="Concurrent requests share model calls")
     seed: int = 7
 
     @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",
-                     "patient_key_file", "audit_checkpoint_dir")
+                     "patient_key_file", "audit_checkpoint_dir", "jwt_secret_file",
+                     "jwt_jwks_file", "cds_issuers_file")
     @classmethod
     def _resolve(cls, v: Path | None) -> Path | None:
         return None if v is None else _absolute(v)
@@ -57,6 +74,14 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        return self.jwt_secret_file or self.var_dir / "keys" / "jwt-hs256.key"
+
+    @property
+    def cds_url(self) -> str:
+        return self.cds_db_url or f"sqlite:///{self.var_dir / 'cds-hooks.db'}"
 
     @property
     def tracking_uri(self) -> str:

@@ -55,3 +55,28 @@ class ScoreResponse(BaseModel):
     request_id: str
     model: ModelInfo
     predictions: list[Prediction]
+
+
+class ExplainRequest(BaseModel):
+    """One course to explain in full."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    course: CourseRecord
+
+
+class Contribution(BaseModel):
+    feature: str
+    label: str
+    value: float | None = Field(description="The patient's value (None: missing)")
+    shap_log_odds: float = Field(description="Contribution to the calibrated log-odds")
+
+
+class ExplainResponse(BaseModel):
+    request_id: str
+    model: ModelInfo
+    course_id: str
+    relapse_probability_180d: float = Field(ge=0, le=1)
+    risk_band: Literal["low", "moderate", "high"]
+    base_log_odds: float = Field(description="base + sum of contributions = logit(probability)")
+    contributions: list[Contribution] = Field(description="Every feature, largest |SHAP| first")
+    input_warnings: list[str]

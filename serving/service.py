@@ -1,31 +1,38 @@
-"""The BentoML service: loads the champion (checksum verified) and answers /score.
+"""The BentoML service: loads the champion (checksum verified) and answers the clinician API.
 
 Run with `make serve` (bentoml serve serving.service:RelapseRiskService).
+Routes: POST /score, POST /explain (BentoML APIs, in /docs.json); GET /model,
+POST /model/reload, POST /fhir/RiskAssessment/$score and CDS Hooks under
+/cds-services (a Starlette app mounted at "/"). Every route but the health
+checks and the OpenAPI document needs a bearer JWT (serving/auth/).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-import uuid
+from http import HTTPStatus
 from pathlib import Path
 
 import bentoml
-from bentoml.exceptions import ServiceUnavailable
+from bentoml.exceptions import BentoMLException, ServiceUnavailable
 
 from config import get_settings
 from riskmodel.artifact import ArtifactError, champion_path
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, AuditWriteError
-from serving.recording import prediction_events
-from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse
-from serving.scoring import score_courses
-
-# Until the API issue brings bearer tokens, callers are recorded as unauthenticated.
-ANONYMOUS = ("anonymous", "unauthenticated")
+from serving.audit import AuditStore
+from serving.auth.middleware import AuthMiddleware
+from serving.auth.principal import Role, has_role, principal_of
+from serving.auth.setup import authenticators_from_settings
+from serving.body_limit import BodyLimitMiddleware
+from serving.clinician_app import create_clinician_app
+from serving.explaining import explain_response
+from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline
+from serving.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
+from serving.validation_errors import ValidationErrorMiddleware
 
 log = logging.getLogger("relapse_risk.service")
+JSON_API_PATHS = ("/score", "/explain")
 
 
 def resolve_model_dir() -> Path:
@@ -38,6 +45,16 @@ def resolve_model_dir() -> Path:
     return path
 
 
+def caller_of(ctx: bentoml.Context, *roles: Role) -> Caller:
+    """The verified caller holding one of `roles`, else 403 (401 is the middleware's job)."""
+    principal = principal_of(ctx.request)
+    if not has_role(principal, *roles):
+        raise BentoMLException("role not allowed", error_code=HTTPStatus.FORBIDDEN)
+    assert principal is not None
+    return Caller(principal.sub, principal.role)
+
+
+@bentoml.asgi_app(create_clinician_app(), path="/")
 @bentoml.service(
     name="relapse_risk",
     workers=int(os.environ.get("BENTO_WORKERS", "1")),
@@ -48,31 +65,53 @@ class RelapseRiskService:
     """Relapse risk within 180 days after a ketamine-plus-therapy course, explained."""
 
     def __init__(self) -> None:
-        path = resolve_model_dir()
-        self.model = RiskModel.load(path)  # refuses an artifact whose checksums differ
-        a = self.model.artifact
-        self.model_info = ModelInfo(name=a.name, version=a.version, sha256=a.sha256)
         settings = get_settings()
-        self.audit = AuditStore(settings.audit_url,
-                                checkpoint_every=settings.audit_checkpoint_every)
+        model = RiskModel.load(resolve_model_dir())  # refuses an artifact whose checksums differ
+        audit = AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every)
+        self.pipeline = PredictionPipeline(model, audit, coalesce=settings.score_coalescing)
+        a = model.artifact
         log.info("serving model %s version %s (sha256 %s)", a.name, a.version, a.sha256[:12])
 
-    @bentoml.api(route="/score")
-    def score(self, request: ScoreRequest, /) -> ScoreResponse:
-        """Score 1 to 1,000 courses: calibrated probability, risk band, top SHAP factors."""
-        started = time.perf_counter()
-        courses = list(request.courses)
-        request_id = uuid.uuid4().hex
-        scored = score_courses(self.model, courses)
-        latency_ms = (time.perf_counter() - started) * 1000
+    @property
+    def audit(self) -> AuditStore:
+        return self.pipeline.audit
+
+    @property
+    def model(self) -> RiskModel:
+        return self.pipeline.model
+
+    def reload(self) -> str:
+        """Load the current champion (or MODEL_VERSION) into this worker; returns its version."""
+        self.pipeline.use_model(RiskModel.load(resolve_model_dir()))
+        return self.pipeline.model_info.version
+
+    def _predict(self, courses: list, caller: Caller, endpoint: str):  # noqa: ANN202
         try:
-            events = prediction_events(self.audit, self.model, courses, scored,
-                                       request_id=request_id, caller_sub=ANONYMOUS[0],
-                                       caller_role=ANONYMOUS[1], endpoint="/score",
-                                       latency_ms=latency_ms)
-            self.audit.append_many(events)  # durable before the answer leaves (fail closed)
-        except (AuditWriteError, ValueError) as exc:
-            log.error("audit write failed (%s): no score returned", type(exc).__name__)
+            return self.pipeline.predict(courses, caller, endpoint)
+        except AuditUnavailable:
             raise ServiceUnavailable("audit record could not be written; no score returned") from None
-        return ScoreResponse(request_id=request_id, model=self.model_info,
-                             predictions=scored.predictions)
+
+    @bentoml.api(route="/score")
+    def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> ScoreResponse:
+        """Score 1 to 1,000 courses: calibrated probability, risk band, top SHAP factors.
+
+        Role: clinician.
+        """
+        served = self._predict(list(request.courses), caller_of(ctx, "clinician"), "/score")
+        return ScoreResponse(request_id=served.request_id, model=served.model,
+                             predictions=served.scored.predictions)
+
+    @bentoml.api(route="/explain")
+    def explain(self, request: ExplainRequest, /, ctx: bentoml.Context) -> ExplainResponse:
+        """The full SHAP vector of one course, with labels, values and the base value.
+
+        Role: clinician.
+        """
+        served = self._predict([request.course], caller_of(ctx, "clinician"), "/explain")
+        return explain_response(served)
+
+
+RelapseRiskService.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
+RelapseRiskService.add_asgi_middleware(BodyLimitMiddleware,
+                                       max_bytes=get_settings().max_body_bytes)
+RelapseRiskService.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)

@@ -21,12 +21,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+EHR_ISSUER = "https://ehr.test.example"
+
+
 @pytest.fixture(scope="session")
-def server(champion_dir, project_settings, tmp_path_factory):
+def ehr_key(tmp_path_factory) -> dict:
+    """An EHR's RS256 key pair; the server trusts its JWKS through CDS_ISSUERS_FILE."""
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    folder = tmp_path_factory.mktemp("ehr")
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    (folder / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "ehr-1",
+                                                            "alg": "RS384", "use": "sig"}]}))
+    issuers = folder / "issuers.json"
+    issuers.write_text(json.dumps({EHR_ISSUER: {"jwks_file": "jwks.json"}}))
+    return {"issuer": EHR_ISSUER, "private": private, "kid": "ehr-1", "issuers_file": issuers}
+
+
+@pytest.fixture(scope="session")
+def token(project_settings):
+    """token(role, sub=..., **claims): a bearer token the started server accepts (dev HS256)."""
+    from serving.auth.keys import dev_keys
+    from serving.auth.tokens import issue_dev_token
+
+    keys = dev_keys(project_settings.var_dir / "keys" / "jwt-hs256.key")
+
+    def make(role: str = "clinician", sub: str | None = None) -> str:
+        return issue_dev_token(keys, role=role, sub=sub or f"test-{role}", audience="relapse-risk")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "MODELS_DIR": str(project_settings.models_dir),
-           "VAR_DIR": str(project_settings.var_dir), "BENTOML_HOME": str(log_path.parent / "bento")}
+           "VAR_DIR": str(project_settings.var_dir), "BENTOML_HOME": str(log_path.parent / "bento"),
+           "CDS_ISSUERS_FILE": str(ehr_key["issuers_file"])}
+    for name in ("JWT_JWKS_FILE", "JWT_PUBLIC_KEYS", "JWT_ISSUER", "JWT_AUDIENCE", "CDS_AUDIENCE"):
+        env.pop(name, None)  # the tests mint dev HS256 tokens for audience relapse-risk
     bentoml = Path(sys.executable).parent / "bentoml"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -46,7 +84,9 @@ def server(champion_dir, project_settings, tmp_path_factory):
     else:
         proc.terminate()
         raise RuntimeError("server not ready in 120 s:\n" + log_path.read_text()[-3000:])
-    yield {"url": base, "log": log_path}
+    # "auth": headers of a clinician, the role /score needs
+    yield {"url": base, "log": log_path,
+           "auth": {"Authorization": f"Bearer {token('clinician', 'test-clinician')}"}}
     proc.terminate()
     try:
         proc.wait(timeout=20)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from bentoml.exceptions import ServiceUnavailable
 
 from config import get_settings
 from serving.audit import AuditStore, AuditWriteError
+from serving.auth.principal import Principal
 from serving.example import example_request
 from serving.schemas import ScoreRequest
 
@@ -25,15 +28,22 @@ def service(champion_dir, project_settings, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+def clinician_ctx(sub: str = "dr-direct") -> SimpleNamespace:
+    """What the auth middleware leaves on a request: the verified principal in scope state."""
+    scope = {"state": {"principal": Principal(sub, "clinician", "jti-1")}}
+    return SimpleNamespace(request=SimpleNamespace(scope=scope))
+
+
 def test_each_prediction_writes_one_verifiable_event(service):
     request = ScoreRequest.model_validate(example_request())
-    answer = service.score(request)
+    answer = service.score(request, ctx=clinician_ctx())
     (pred,) = answer.predictions
     store: AuditStore = service.audit
     assert store.head()[0] == 1
     (summary,) = store.list_events(limit=10)
     event = store.get_event(summary.event_id)
     assert event.request_id == answer.request_id
+    assert (event.caller_sub, event.caller_role) == ("dr-direct", "clinician")
     assert event.probability == pytest.approx(pred.relapse_probability_180d)
     assert event.model_sha256 == answer.model.sha256
     assert event.patient_ref == store.patient_ref("P-DEMO-1") and "P-DEMO-1" not in event.patient_ref
@@ -48,4 +58,4 @@ def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
 
     monkeypatch.setattr(service.audit, "append_many", broken)
     with pytest.raises(ServiceUnavailable):
-        service.score(ScoreRequest.model_validate(example_request()))
+        service.score(ScoreRequest.model_validate(example_request()), ctx=clinician_ctx())

@@ -12,7 +12,7 @@ from serving.example import example_request
 
 
 def post(server, body) -> httpx.Response:
-    return httpx.post(server["url"] + "/score", json=body, timeout=30)
+    return httpx.post(server["url"] + "/score", json=body, headers=server["auth"], timeout=30)
 
 
 def test_score_returns_calibrated_probability_with_explanation(server, champion_dir):

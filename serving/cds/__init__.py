@@ -1,0 +1,1 @@
+"""CDS Hooks: discovery, the `patient-view` relapse-risk service, feedback, EHR JWT checks."""

@@ -1,0 +1,41 @@
+"""The relapse-risk card: summary, indicator from the risk band, Markdown detail, source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serving.fhir.risk_assessment import FACTOR_NOTE, INTENDED_USE
+from serving.schemas import ModelInfo, Prediction
+
+INDICATOR = {"low": "info", "moderate": "warning", "high": "critical"}
+OVERRIDE_REASONS = [
+    {"code": "not-relevant", "display": "Not relevant to this patient"},
+    {"code": "already-planned", "display": "Aftercare already planned"},
+    {"code": "disagree", "display": "Disagree with the estimate"},
+]
+REASON_SYSTEM = "https://relapse-risk.example.org/fhir/CodeSystem/override-reason"
+
+
+def card_uuid(request_id: str) -> str:
+    h = request_id
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def relapse_card(pred: Prediction, model: ModelInfo, request_id: str) -> dict[str, Any]:
+    pct = round(100 * pred.relapse_probability_180d)
+    summary = f"Relapse risk {pct}% ({pred.risk_band}) within 180 days after the ketamine course"
+    rows = "\n".join(f"| {f.label} | {'raises' if f.direction == 'raises' else 'lowers'} | "
+                     f"{f.shap_log_odds:+.2f} |" for f in pred.top_factors)
+    warnings = (f"\n\nInputs missing or outside the training data: {len(pred.input_warnings)} "
+                "(the estimate is less certain)." if pred.input_warnings else "")
+    detail = (f"**Estimated probability of relapse to heavy drinking within 180 days:** {pct}% "
+              f"({pred.risk_band} risk band).\n\n| factor | effect | log-odds |\n| --- | --- | --- |\n"
+              f"{rows}\n\n*{FACTOR_NOTE}*{warnings}\n\nIntended use: {INTENDED_USE}")
+    return {
+        "uuid": card_uuid(request_id),
+        "summary": summary[:139],
+        "indicator": INDICATOR[pred.risk_band],
+        "detail": detail,
+        "source": {"label": f"{model.name} model version {model.version}"},
+        "overrideReasons": [{"system": REASON_SYSTEM, **r} for r in OVERRIDE_REASONS],
+    }

@@ -1,0 +1,39 @@
+"""Routes BentoML's @api cannot express (GET, FHIR and CDS Hooks bodies), as one Starlette app.
+
+Mounted at "/": BentoML's mount only claims the paths these routes match.
+The service instance (model, audit store) is looked up per request, so the
+app can be built at import time, before BentoML creates the instance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from serving.cds.routes import ROUTES as CDS_ROUTES
+from serving.fhir.routes import ROUTES as FHIR_ROUTES
+from serving.model_routes import ROUTES as MODEL_ROUTES
+
+
+def current_service() -> Any:
+    import bentoml
+
+    return bentoml.get_current_service()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def create_clinician_app(service: Any = None) -> Starlette:
+    """`service` (tests) or the running BentoML instance provides `.pipeline` and `.reload()`."""
+    app = Starlette(routes=[*MODEL_ROUTES, *FHIR_ROUTES, *CDS_ROUTES],
+                    exception_handlers={HTTPException: _http_error})
+    app.state.service = (lambda: service) if service is not None else current_service
+    return app

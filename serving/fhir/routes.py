@@ -1,0 +1,54 @@
+"""POST /fhir/RiskAssessment/$score: Bundle in, RiskAssessment out (OperationOutcome on errors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from serving.auth.guard import require_role
+from serving.fhir.bundle import course_from_bundle, parse_bundle
+from serving.fhir.errors import BundleError, Issue, operation_outcome
+from serving.fhir.risk_assessment import risk_assessment
+from serving.pipeline import AuditUnavailable, Caller
+
+FHIR_JSON = "application/fhir+json"
+SCORE_PATH = "/fhir/RiskAssessment/$score"
+
+
+def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def outcome(status: int, code: str, message: str) -> Response:
+    return fhir_response(operation_outcome([Issue(code, message)]), status)
+
+
+async def score_bundle(request: Request) -> Response:
+    principal = require_role(request, "clinician")
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return outcome(400, "structure", "the body is not JSON")
+    pipeline = request.app.state.service().pipeline
+
+    def run() -> dict[str, Any]:
+        course = course_from_bundle(parse_bundle(data))
+        served = pipeline.predict([course.record], Caller(principal.sub, principal.role),
+                                  SCORE_PATH)
+        (pred,) = served.scored.predictions
+        return risk_assessment(course, pred, served.model, served.request_id)
+
+    try:
+        return fhir_response(await anyio.to_thread.run_sync(run))
+    except BundleError as exc:
+        return fhir_response(operation_outcome(exc.issues), 422)
+    except AuditUnavailable:
+        return outcome(503, "transient", "audit record could not be written; no score returned")
+
+
+ROUTES = [Route(SCORE_PATH, score_bundle, methods=["POST"])]

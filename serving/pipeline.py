@@ -1,0 +1,75 @@
+"""One prediction path for every endpoint: score, audit (fail closed), answer.
+
+/score, /explain, FHIR and CDS Hooks all call `PredictionPipeline.predict`,
+so every prediction is written to the audit chain before it is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from features.requests import CourseRecord
+from riskmodel.predictor import RiskModel
+from serving.audit import AuditStore, AuditWriteError
+from serving.coalescing import CoalescedModel
+from serving.recording import prediction_events
+from serving.schemas import ModelInfo
+from serving.scoring import Scored, score_courses
+
+log = logging.getLogger("relapse_risk.pipeline")
+MAX_CALLER_CHARS = 200  # the audit event's limit
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit event could not be written: the prediction must not be returned."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    sub: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Served:
+    request_id: str
+    model: ModelInfo
+    scored: Scored
+
+
+class PredictionPipeline:
+    def __init__(self, model: RiskModel, audit: AuditStore, *, coalesce: bool = True) -> None:
+        self.audit = audit
+        self.coalesce = coalesce
+        self._lock = threading.Lock()
+        self.use_model(model)
+
+    def use_model(self, model: RiskModel) -> None:
+        """Swap the served model (admin reload); requests in flight finish on the old one."""
+        a = model.artifact
+        served = CoalescedModel(model) if self.coalesce else model
+        with self._lock:
+            self.model, self.served_model = model, served
+            self.model_info = ModelInfo(name=a.name, version=a.version, sha256=a.sha256)
+
+    def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
+        with self._lock:
+            model, served_model, info = self.model, self.served_model, self.model_info
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        scored = score_courses(served_model, courses)  # type: ignore[arg-type]
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            events = prediction_events(self.audit, model, courses, scored, request_id=request_id,
+                                       caller_sub=caller.sub[:MAX_CALLER_CHARS],
+                                       caller_role=caller.role, endpoint=endpoint,
+                                       latency_ms=latency_ms)
+            self.audit.append_many(events)  # durable before the answer leaves (fail closed)
+        except (AuditWriteError, ValueError) as exc:
+            log.error("audit write failed (%s): no score returned", type(exc).__name__)
+            raise AuditUnavailable("audit record could not be written; no score returned") from None
+        return Served(request_id, info, scored)
