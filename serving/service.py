@@ -21,6 +21,7 @@ from config import get_settings
 from riskmodel.artifact import ArtifactError, champion_path
 from riskmodel.predictor import RiskModel
 from serving.audit import AuditStore
+from serving.auditor import create_workspace_app
 from serving.auth.middleware import AuthMiddleware
 from serving.auth.principal import Role, has_role, principal_of
 from serving.auth.setup import authenticators_from_settings
@@ -54,6 +55,7 @@ def caller_of(ctx: bentoml.Context, *roles: Role) -> Caller:
     return Caller(principal.sub, principal.role)
 
 
+@bentoml.asgi_app(create_workspace_app(), path="/")  # /audit/* (auditor), POST /outcomes
 @bentoml.asgi_app(create_clinician_app(), path="/")
 @bentoml.service(
     name="relapse_risk",
