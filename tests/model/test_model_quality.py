@@ -76,3 +76,16 @@ def test_more_depression_and_craving_does_not_lower_risk_on_average(champion_dir
         worse = X.copy()
         worse[:, FEATURE_NAMES.index(name)] = value
         assert model.predict_proba(worse).mean() > base, name
+
+
+def test_served_engine_is_fast_and_equals_pred_contribs_on_the_champion(champion_dir, cohort_dir):
+    from riskmodel.explain import ContribsExplainer
+    from training.dataset import load_training_set
+
+    model = RiskModel.load(champion_dir)
+    assert model.explainer.engine == "fast"
+    X = load_training_set(cohort_dir, verbose=False).X[:5000]
+    np.testing.assert_allclose(model.explainer.shap_values(X),
+                               ContribsExplainer(model.booster).shap_values(X), atol=1e-5)
+    one = model.explainer.shap_values(X[:1])
+    np.testing.assert_allclose(one, ContribsExplainer(model.booster).shap_values(X[:1]), atol=1e-5)
