@@ -58,6 +58,24 @@ def _median_single(fn, X: np.ndarray, calls: int) -> float:
     return statistics.median(times)
 
 
+def _served_champion(args: argparse.Namespace) -> tuple:
+    """The real champion artifact on real feature rows (repeated to --rows)."""
+    from pathlib import Path
+
+    from riskmodel.artifact import load_artifact
+    from training.dataset import load_training_set
+
+    artifact = load_artifact(Path(args.champion))
+    X = load_training_set(Path(args.data), verbose=False).X
+    X = np.resize(X, (args.rows, X.shape[1])).astype(np.float32)
+    booster = artifact.booster
+    booster.set_param({"nthread": args.threads})
+    depth = int(json.loads(booster.save_config())["learner"]["gradient_booster"]["tree_train_param"]
+                ["max_depth"])
+    return (f"served_champion_v{artifact.version}", booster, X, args.rows,
+            booster.num_boosted_rounds(), depth)
+
+
 def run(args: argparse.Namespace) -> dict:
     import xgboost as xgb
 
@@ -75,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
     ]
     if args.quick:
         specs = specs[:1]
-    results = []
+    models = []
     for name, n_trees, depth, ref_rows in specs:
         params = {
             "objective": "binary:logistic",
@@ -85,11 +103,16 @@ def run(args: argparse.Namespace) -> dict:
             "nthread": args.threads,
             "tree_method": "hist",
         }
-        booster = xgb.train(params, dtrain, n_trees)
+        models.append((name, xgb.train(params, dtrain, n_trees), X_test, ref_rows, n_trees, depth))
+    if args.champion:
+        models.insert(0, _served_champion(args))
+    results = []
+    for name, booster, X_test, ref_rows, n_trees, depth in models:
         expl = TreeShapExplainer.from_booster(booster)
 
         def ref(x: np.ndarray, booster=booster) -> np.ndarray:
-            return booster.predict(xgb.DMatrix(x), pred_contribs=True)
+            return booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names),
+                                   pred_contribs=True)
 
         fast = expl.shap_values
         t_fast, out_fast = _best_time(fast, X_test, args.repeats)
@@ -97,7 +120,8 @@ def run(args: argparse.Namespace) -> dict:
         s_fast = _median_single(fast, X_test, args.single_calls)
         s_ref = _median_single(ref, X_test, args.single_calls)
         diff = np.abs(out_fast[:ref_rows] - out_ref)
-        margin = booster.predict(xgb.DMatrix(X_test), output_margin=True)
+        margin = booster.predict(xgb.DMatrix(X_test, feature_names=booster.feature_names),
+                                 output_margin=True)
         additivity = np.abs(out_fast.sum(axis=1) - margin)
         results.append(
             {
@@ -171,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="champion model only")
     parser.add_argument("--out", default="reports/bench_shap.json")
+    parser.add_argument("--champion", help="also measure this exported model dir (models/<v>)")
+    parser.add_argument("--data", default="data/raw", help="records for --champion's rows")
     args = parser.parse_args(argv)
     # numba reads its thread count at import, so set it before importing the engine.
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
