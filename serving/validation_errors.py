@@ -18,9 +18,17 @@ def field_path(loc: list[Any]) -> str:
     return out or "body"
 
 
+def _error(e: dict[str, Any]) -> dict[str, Any]:
+    message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+    field = field_path(list(e.get("loc", [])))
+    named = message.split(":", 1)[0]
+    if field == "body" and ":" in message and named.isidentifier():
+        field = named  # model-level rules ("courses: duplicate course_id") name their field
+    return {"field": field, "rule": e.get("type", "invalid"), "message": message}
+
+
 def to_422(detail: list[dict[str, Any]]) -> dict[str, Any]:
-    errors = [{"field": field_path(list(e.get("loc", []))), "rule": e.get("type", "invalid"),
-               "message": str(e.get("msg", "invalid"))} for e in detail if isinstance(e, dict)]
+    errors = [_error(e) for e in detail if isinstance(e, dict)]
     return {"error": f"{len(errors)} invalid field(s)", "detail": errors}
 
 
