@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
 export DATA_DIR SEED
 
-.PHONY: help install data validate train evaluate serve test lint audit-verify clean-models \
+.PHONY: help install data validate train evaluate serve test lint audit-verify clean-models token \
         browser-deps audit-report monitor \
         score-batch bench bench-tools
 
@@ -61,6 +61,9 @@ bench-tools: ## wrk (the load generator) from Debian's packages
 
 bench: install bench-tools ## benchmarks vs same-run baselines: reports/bench.{json,md} (FULL=1 adds 1M)
 	$(PY) -m bench.run $(if $(filter 1,$(FULL)),--full,)
+
+token: install ## print a dev bearer token: make token ROLE=clinician|auditor|admin|ehr
+	@$(PY) -m serving.auth token --role $(or $(ROLE),clinician) --port $(PORT)
 
 audit-verify: install ## walk the audit chain; name the first event that breaks it
 	$(PY) -m serving.audit verify
