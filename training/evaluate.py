@@ -1,4 +1,5 @@
-"""`make evaluate`: the champion on its test part -> reports/evaluation.{json,md} + plots.
+"""`make evaluate`: the champion on its test part -> reports/evaluation.{json,md} + plots,
+and the full validation report -> reports/validation.{json,md,html} (issue 6), logged to MLflow.
 
 Rebuilds the training set and the patient split with the seed the champion
 was trained with, and scores through the serving predictor.
@@ -16,6 +17,13 @@ from riskmodel.artifact import champion_path
 from riskmodel.predictor import RiskModel
 from training.evaluation import evaluate_model, evaluation_plots
 from training.prepare import prepare
+from training.validation.report import Options, build_report
+from training.validation.summary import (
+    evaluation_keys,
+    log_to_mlflow,
+    verdict_lines,
+    write_validation,
+)
 
 KEYS = ("auroc", "auprc", "brier", "ece", "calibration_slope", "calibration_intercept",
         "oracle_auroc", "auroc_true_outcomes", "oracle_gap", "n_test", "n_test_labelled")
@@ -41,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="default: the folder the champion was trained on")
     ap.add_argument("--out", type=Path, default=settings.reports_dir)
+    ap.add_argument("--n-boot", type=int, default=Options.n_boot)
+    ap.add_argument("--cv-repeats", type=int, default=Options.cv_repeats)
+    ap.add_argument("--cv-folds", type=int, default=Options.cv_folds)
+    ap.add_argument("--quick", action="store_true",
+                    help="held-out test, subgroups and censoring only (no CV/temporal/site refits)")
+    ap.add_argument("--no-mlflow", action="store_true")
     args = ap.parse_args(argv)
     path = champion_path(settings.models_dir)
     if path is None:
@@ -57,10 +71,22 @@ def main(argv: list[str] | None = None) -> int:
               "data_hash": prep.ts.data_hash, **metrics}
     args.out.mkdir(parents=True, exist_ok=True)
     evaluation_plots(model, test, metrics, args.out)
+    options = Options(n_boot=args.n_boot, cv_repeats=args.cv_repeats, cv_folds=args.cv_folds,
+                      seed=int(info["seed"]), schemes=not args.quick)
+    validation = build_report(model, prep, data_dir, options, out_dir=args.out)
+    header = {k: report[k] for k in ("model_name", "model_version", "artifact_sha256",
+                                     "data_dir", "data_hash")}
+    report.update(evaluation_keys(validation))
     (args.out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "evaluation.md").write_text(render_markdown(report))
-    print(f"wrote {args.out / 'evaluation.json'} and evaluation.md "
-          f"(AUROC {metrics['auroc']:.3f}, ECE {metrics['ece']:.3f})")
+    paths = write_validation(validation, header, args.out)
+    if not args.no_mlflow:
+        log_to_mlflow(settings, validation, header, args.out)
+    print(f"wrote {args.out / 'evaluation.json'}, evaluation.md and "
+          + ", ".join(p.name for p in paths)
+          + f" (AUROC {metrics['auroc']:.3f}, ECE {metrics['ece']:.3f})")
+    for line in verdict_lines(validation):
+        print("  " + line)
     return 0
 
 

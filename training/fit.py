@@ -9,6 +9,7 @@ import xgboost as xgb
 
 from features.spec import FEATURE_NAMES
 from riskmodel.calibration import PlattCalibrator
+from training.monotone import monotone_constraints
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,11 @@ class FitParams:
     num_boost_round: int = 2000
     early_stopping_rounds: int = 50
     nthread: int = 2
+    monotone: bool = True  # clinically settled directions (training/monotone.py)
 
     def xgb_params(self, seed: int) -> dict:
-        return {
+        extra = {"monotone_constraints": monotone_constraints()} if self.monotone else {}
+        return {**extra,
             "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
             "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,

@@ -1,0 +1,63 @@
+"""Prediction intervals from a bootstrap ensemble of calibrated boosters.
+
+Each member was trained on a patient-level bootstrap resample of the training part and
+Platt-calibrated on the validation part; the interval of a course is the central
+`level` range of the members' probabilities. It expresses how much the estimate moves
+with the training sample (estimation uncertainty), not the patient's outcome. Serving can
+call `BootstrapEnsemble.load(dir).interval(X)` for the optional `interval` (low, high).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from riskmodel.calibration import PlattCalibrator, sigmoid
+
+ENSEMBLE_DIR = "ensemble"
+ENSEMBLE_META_FILE = "ensemble.json"
+
+
+@dataclass(frozen=True)
+class BootstrapEnsemble:
+    boosters: tuple[xgb.Booster, ...]
+    calibrators: tuple[PlattCalibrator, ...]
+    level: float = 0.95
+
+    def member_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """(members, rows) calibrated probabilities."""
+        return np.vstack([
+            sigmoid(c.log_odds(b.inplace_predict(X, predict_type="margin", missing=np.nan)))
+            for b, c in zip(self.boosters, self.calibrators, strict=True)])
+
+    def interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tail = (1 - self.level) / 2 * 100
+        lo, hi = np.percentile(self.member_probabilities(X), [tail, 100 - tail], axis=0)
+        return lo, hi
+
+    def save(self, out_dir: Path) -> list[Path]:
+        d = out_dir / ENSEMBLE_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, b in enumerate(self.boosters):
+            b.save_model(d / f"member_{i:02d}.ubj")
+            paths.append(d / f"member_{i:02d}.ubj")
+        meta = {"level": self.level, "calibrators": [c.to_dict() for c in self.calibrators]}
+        (d / ENSEMBLE_META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        return [*paths, d / ENSEMBLE_META_FILE]
+
+    @classmethod
+    def load(cls, out_dir: Path) -> BootstrapEnsemble:
+        d = out_dir / ENSEMBLE_DIR
+        meta = json.loads((d / ENSEMBLE_META_FILE).read_text())
+        boosters = []
+        for i in range(len(meta["calibrators"])):
+            b = xgb.Booster()
+            b.load_model(d / f"member_{i:02d}.ubj")
+            boosters.append(b)
+        return cls(tuple(boosters), tuple(PlattCalibrator.from_dict(c)
+                                          for c in meta["calibrators"]), float(meta["level"]))

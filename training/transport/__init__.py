@@ -1,0 +1,1 @@
+"""Transportability checks on real public cohorts shipped by PyPI packages (never committed)."""

@@ -1,0 +1,1 @@
+"""The validation report of `make evaluate` (issue 6): resampling, schemes, subgroups, report."""
