@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.serving_load import run as serving_run
 
         print("[bench] serving load (wrk)", flush=True)
-        report["serving"] = serving_run(model_dir, WORK / "serve", args.serve_seconds)
+        try:
+            report["serving"] = serving_run(model_dir, WORK / "serve", args.serve_seconds)
+        except (RuntimeError, OSError) as exc:  # the other figures still get reported
+            report["serving"] = {"skipped": f"serving load failed: {exc}"[:500]}
         if "skipped" in report["serving"]:
             print(f"[bench] {report['serving']['skipped']}", flush=True)
     report["seconds"] = time.perf_counter() - t0

@@ -24,15 +24,20 @@ from bench.common import PY, ROOT
 CLIENTS = (1, 8, 32)
 
 
-def find_token() -> tuple[str | None, str]:
-    """(token, where it came from) or (None, why not)."""
+def find_token(env: dict[str, str]) -> tuple[str | None, str]:
+    """(token, where it came from) or (None, why not).
+
+    `make token` runs with the server's environment, so the dev secret it signs with
+    (under VAR_DIR) is the one the server verifies with.
+    """
     if os.environ.get("BENCH_TOKEN"):
         return os.environ["BENCH_TOKEN"], "BENCH_TOKEN"
     makefile = (ROOT / "Makefile").read_text()
     if not any(line.startswith("token:") for line in makefile.splitlines()):
         return None, "no `make token` target yet (bearer auth on /score is not merged)"
     out = subprocess.run(["make", "-s", "--no-print-directory", "token", "ROLE=clinician"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **env})
     lines = [x.strip() for x in out.stdout.splitlines() if x.strip()]
     if out.returncode != 0 or not lines:
         return None, f"`make token ROLE=clinician` failed (exit {out.returncode})"
@@ -109,16 +114,16 @@ def wrk(url: str, body: Path, token: str | None, clients: int, seconds: int) -> 
 
 def run(model_dir: Path, work: Path, seconds: int = 10) -> dict:
     """Load every endpoint at 1, 8, 32 clients; a result dict, or a 'skipped' reason."""
-    token, source = find_token()
-    if token is None:
-        return {"skipped": f"serving load skipped: {source}. Set BENCH_TOKEN or add the target."}
-    if shutil.which("wrk") is None:
-        return {"skipped": "serving load skipped: wrk not installed (make bench-tools)"}
     work.mkdir(parents=True, exist_ok=True)
     env = {"MODELS_DIR": str(model_dir.parent), "VAR_DIR": str(work / "var"),
            "BENTOML_HOME": str(work / "bentoml"), "BENTO_WORKERS":
            os.environ.get("BENTO_WORKERS", "2"), "BENTO_THREADS":
            os.environ.get("BENTO_THREADS", "4")}
+    token, source = find_token(env)
+    if token is None:
+        return {"skipped": f"serving load skipped: {source}. Set BENCH_TOKEN or add the target."}
+    if shutil.which("wrk") is None:
+        return {"skipped": "serving load skipped: wrk not installed (make bench-tools)"}
     files = bodies(work)
     results: dict = {"token_source": source, "settings": {k: env[k] for k in
                                                           ("BENTO_WORKERS", "BENTO_THREADS")},

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -89,10 +90,23 @@ class _Timer:
         return now
 
 
+Scorer = Callable[[RiskModel, ChunkedRecords], Iterator[tuple[int, ScoredChunk]]]
+
+
+def _score_here(model: RiskModel, records: ChunkedRecords) -> Iterator[tuple[int, ScoredChunk]]:
+    for k in range(len(records)):
+        yield k, score_chunk(model, records.chunk(k))
+
+
 def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditStore | None,
               chunk_courses: int = DEFAULT_CHUNK, progress: bool = True,
-              quarantine_dir: Path | None = None, caller_sub: str | None = None) -> BatchResult:
-    """Score every course in `input_dir`; `store=None` skips auditing (benchmarks only)."""
+              quarantine_dir: Path | None = None, caller_sub: str | None = None,
+              scorer: Scorer | None = None) -> BatchResult:
+    """Score every course in `input_dir`; `store=None` skips auditing (benchmarks only).
+
+    `scorer` yields (chunk index, scored chunk) in chunk order; the default scores here,
+    serving/batch_dask.py on Dask workers. Output and audit are written here, in order.
+    """
     t0 = time.perf_counter()
     records = ChunkedRecords(input_dir, chunk_courses)
     result = BatchResult(uuid.uuid4().hex, records.files.sha256, dict(records.files.rows),
@@ -109,12 +123,9 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
         with pq.ParquetWriter(partial, OUTPUT_SCHEMA) as writer, tqdm(
                 total=records.n_courses, unit="course", disable=not progress,
                 file=sys.stderr, desc="scoring") as bar:
-            for k in range(len(records)):
-                t = time.perf_counter()
-                raw = records.chunk(k)
-                t = timer.add("chunk", t)
+            t = time.perf_counter()
+            for k, scored in (scorer or _score_here)(model, records):
                 t_start = t
-                scored: ScoredChunk = score_chunk(model, raw)
                 t_scored = timer.add("score", t)
                 writer.write_table(output_table(scored, model.artifact.version))
                 t = timer.add("write", t_scored)
@@ -135,6 +146,7 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
                     result.events_written += len(stored)
                 result.courses_scored += len(scored)
                 bar.update(records.courses_in(k))
+                t = time.perf_counter()
         partial.replace(output)
         status = "completed"
     finally:
@@ -164,15 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = load_champion(settings.models_dir)
     with AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every) as store:
+        scorer = None
         if args.engine == "dask":
-            from serving.batch_dask import run_batch_dask
+            from serving.batch_dask import dask_scorer
 
-            result = run_batch_dask(model, args.input, args.output, store=store,
-                                    chunk_courses=args.chunk)
-        else:
-            result = run_batch(model, args.input, args.output, store=store,
-                               chunk_courses=args.chunk, progress=not args.no_progress,
-                               quarantine_dir=args.quarantine_dir)
+            scorer = dask_scorer(model.artifact.path)
+        result = run_batch(model, args.input, args.output, store=store, chunk_courses=args.chunk,
+                           progress=not args.no_progress, quarantine_dir=args.quarantine_dir,
+                           scorer=scorer)
     _report(result)
     return 0
 

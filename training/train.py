@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -64,17 +65,30 @@ def _champion_metrics(settings: Settings, part: TestPart) -> tuple[dict | None, 
     return evaluate_model(champion, part), champion.artifact.version
 
 
-def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams) -> dict:
+def _engine(engine: str):
+    """(prepare, fit) of an engine: pandas in this process, or dask (training/dask_train.py)."""
+    if engine == "dask":
+        from training.dask_train import fit_model_dask, prepare_dask
+
+        return prepare_dask, fit_model_dask
+    if engine != "pandas":
+        raise ValueError(f"unknown ENGINE {engine!r} (pandas or dask)")
+    return prepare, fit_model
+
+
+def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
+          engine: str = "pandas") -> dict:
     import mlflow
 
     t0 = time.perf_counter()
-    prep = prepare(data_dir, seed=seed, quarantine_dir=settings.var_dir / "quarantine")
+    prepare_, fit_ = _engine(engine)
+    prep = prepare_(data_dir, seed=seed, quarantine_dir=settings.var_dir / "quarantine")
     ts, split, weights, X, y, known = prep.ts, prep.split, prep.weights, prep.X, prep.y, prep.known
     frame = ts.frame
     t_features = time.perf_counter() - t0
 
     tr, va = prep.rows(split.train), prep.rows(split.valid)
-    fitted = fit_model(X[tr], y[tr], weights[tr], X[va], y[va], weights[va], params=params, seed=seed)
+    fitted = fit_(X[tr], y[tr], weights[tr], X[va], y[va], weights[va], params=params, seed=seed)
     t_fit = time.perf_counter() - t0 - t_features
 
     configure_mlflow(settings, "relapse-risk-train")
@@ -168,16 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", type=Path, default=settings.data_dir)
     ap.add_argument("--seed", type=int, default=settings.seed)
+    ap.add_argument("--engine", choices=("pandas", "dask"),
+                    default=os.environ.get("ENGINE") or "pandas")
     ap.add_argument("--json", type=Path, help="also write the result as JSON here")
-    ap.add_argument("--params", type=Path,
-                    help="FitParams as JSON (e.g. reports/tuning.json from make tune); default: "
-                         "the reviewed defaults in training/fit.py")
     args = ap.parse_args(argv)
-    params = FitParams()
-    if args.params:
-        loaded = json.loads(args.params.read_text())
-        params = FitParams(**loaded.get("best_params", loaded))
-    result = train(args.data_dir, settings, seed=args.seed, params=params)
+    result = train(args.data_dir, settings, seed=args.seed, engine=args.engine, params=FitParams())
     _report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
