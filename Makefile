@@ -14,7 +14,7 @@ export DATA_DIR SEED
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models token \
         browser-deps audit-report monitor \
-        score-batch bench bench-tools
+        score-batch bench bench-tools bento
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,11 @@ bench: install bench-tools ## benchmarks vs same-run baselines: reports/bench.{j
 
 token: install ## print a dev bearer token: make token ROLE=clinician|auditor|admin|ehr
 	@$(PY) -m serving.auth token --role $(or $(ROLE),clinician) --port $(PORT)
+
+bento: install ## a Bento of the service (bentofile.yaml; runtime pins exported from uv.lock)
+	@mkdir -p var/bento
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o var/bento/requirements.txt
+	$(VENV)/bin/bentoml build -f bentofile.yaml .
 
 audit-verify: install ## walk the audit chain; name the first event that breaks it
 	$(PY) -m serving.audit verify
