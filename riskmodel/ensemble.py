@@ -18,8 +18,8 @@ import xgboost as xgb
 
 from riskmodel.calibration import PlattCalibrator, sigmoid
 
-ENSEMBLE_DIR = "ensemble"
 ENSEMBLE_META_FILE = "ensemble.json"
+MEMBER_FILE = "ensemble_member_{:02d}.ubj"  # flat files: the manifest lists one directory
 
 
 @dataclass(frozen=True)
@@ -40,24 +40,26 @@ class BootstrapEnsemble:
         return lo, hi
 
     def save(self, out_dir: Path) -> list[Path]:
-        d = out_dir / ENSEMBLE_DIR
-        d.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for i, b in enumerate(self.boosters):
-            b.save_model(d / f"member_{i:02d}.ubj")
-            paths.append(d / f"member_{i:02d}.ubj")
+            b.save_model(out_dir / MEMBER_FILE.format(i))
+            paths.append(out_dir / MEMBER_FILE.format(i))
         meta = {"level": self.level, "calibrators": [c.to_dict() for c in self.calibrators]}
-        (d / ENSEMBLE_META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        return [*paths, d / ENSEMBLE_META_FILE]
+        (out_dir / ENSEMBLE_META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        return [*paths, out_dir / ENSEMBLE_META_FILE]
+
+    @classmethod
+    def exists(cls, out_dir: Path) -> bool:
+        return (out_dir / ENSEMBLE_META_FILE).exists()
 
     @classmethod
     def load(cls, out_dir: Path) -> BootstrapEnsemble:
-        d = out_dir / ENSEMBLE_DIR
-        meta = json.loads((d / ENSEMBLE_META_FILE).read_text())
+        meta = json.loads((out_dir / ENSEMBLE_META_FILE).read_text())
         boosters = []
         for i in range(len(meta["calibrators"])):
             b = xgb.Booster()
-            b.load_model(d / f"member_{i:02d}.ubj")
+            b.load_model(out_dir / MEMBER_FILE.format(i))
             boosters.append(b)
         return cls(tuple(boosters), tuple(PlattCalibrator.from_dict(c)
                                           for c in meta["calibrators"]), float(meta["level"]))

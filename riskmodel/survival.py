@@ -52,6 +52,10 @@ class SurvivalModel:
         return [out_dir / SURVIVAL_BOOSTER_FILE, out_dir / SURVIVAL_META_FILE]
 
     @classmethod
+    def exists(cls, path: Path) -> bool:
+        return (path / SURVIVAL_META_FILE).exists()
+
+    @classmethod
     def load(cls, path: Path) -> SurvivalModel:
         booster = xgb.Booster()
         booster.load_model(path / SURVIVAL_BOOSTER_FILE)

@@ -28,9 +28,11 @@ from riskmodel.artifact import (
     export_artifact,
     set_champion,
 )
+from riskmodel.extras import attach_extras
 from riskmodel.predictor import RiskModel
 from training.dataset import console
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
+from training.extras import fit_extras
 from training.fit import FitParams, fit_model
 from training.gates import evaluate_gates, gates_table
 from training.model_card import render_model_card
@@ -148,6 +150,10 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                                   training_ranges=ranges, metrics=metrics, model_card=card,
                                   extra={"run_id": run.info.run_id, "seed": seed,
                                          "split": "patient-grouped 60/20/20", **data_info})
+            # Optional parts for serving (issue 6): risk curve and prediction intervals.
+            survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
+                                            params=params, seed=seed)
+            sha = attach_extras(final, survival=survival, ensemble=ensemble)
             set_champion(settings.models_dir, version)
             set_champion_alias(settings, version)
             append_promotion_log(settings.models_dir, {

@@ -164,3 +164,26 @@ def test_survival_and_ensemble_round_trip(tmp_path, prepared):
     lo, hi = BootstrapEnsemble.load(tmp_path).interval(X)
     np.testing.assert_allclose(lo, ens.interval(X)[0])
     assert (lo <= hi).all()
+
+
+def test_promoted_version_carries_verified_curve_and_intervals(champion_dir, prepared, tmp_path):
+    import shutil
+
+    from riskmodel.artifact import ArtifactError, load_artifact
+    from riskmodel.extras import load_extras
+
+    manifest = json.loads((champion_dir / "manifest.json").read_text())
+    assert {"survival_aft.ubj", "survival_aft.json", "ensemble.json"} <= set(manifest["files"])
+    extras = load_extras(champion_dir)
+    X = prepared.X[prepared.split.test][:200]
+    p = RiskModel.load(champion_dir).predict_proba(X)
+    lo, hi = extras.ensemble.interval(X)
+    assert ((lo <= hi) & (hi - lo < 0.5)).all()
+    assert np.mean((p >= lo - 0.05) & (p <= hi + 0.05)) > 0.9
+    curve = extras.survival.risk_curve(X[:1])[0]
+    assert curve["30"] < curve["90"] < curve["180"] < curve["365"]
+    copy = tmp_path / champion_dir.name
+    shutil.copytree(champion_dir, copy)
+    (copy / "ensemble.json").write_text((copy / "ensemble.json").read_text().replace("0.95", "0.5"))
+    with pytest.raises(ArtifactError, match="ensemble.json"):
+        load_artifact(copy)

@@ -13,6 +13,9 @@ from training.validation.compare import compare_models
 from training.validation.metrics import auroc_auprc, weighted_metrics
 from training.validation.schemes import REFERENCE
 
+# "Beats treat-all" must mean something: at least 5 net true positives per 1,000 courses.
+NET_BENEFIT_MARGIN = 0.005
+
 
 def champion_predictions(model: RiskModel, prep) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Champion and baselines (fitted on the champion's train + validation rows) on test rows."""
@@ -55,8 +58,9 @@ def cut_points(y: np.ndarray, p: np.ndarray, w: np.ndarray, groups: np.ndarray,
     youden = [operating_point(y, p, w, float(t)) for t in grid]
     j = int(np.argmax([o["sensitivity"] + o["specificity"] - 1 for o in youden]))
     out["youden_threshold"] = float(grid[j])
-    rng = useful_range(curve, REFERENCE)
+    rng = useful_range(curve, REFERENCE, margin=NET_BENEFIT_MARGIN)
     out["useful_range"] = list(rng) if rng else None
+    out["net_benefit_margin"] = NET_BENEFIT_MARGIN
     out["cuts_within_useful_range"] = {
         name: bool(rng is not None and rng[0] <= cut <= rng[1]) for name, cut in cuts.items()}
     return out

@@ -124,8 +124,8 @@ def _cut_section(held: dict) -> list[str]:
           "referrals per relapse reached (" + ", ".join(
               f"{c['cut']:.2f}: {c['referrals_accepted_per_relapse_reached']:.2f}"
               for c in cp["cuts"].values()) + "). "
-          + (f"XGBoost's net benefit exceeds both treat-all and treat-none for thresholds "
-             f"{rng[0]:.2f} to {rng[1]:.2f}; " if rng else
+          + (f"XGBoost's net benefit exceeds both treat-all and treat-none by at least "
+             f"{cp['net_benefit_margin']} for thresholds {rng[0]:.2f} to {rng[1]:.2f}; " if rng else
              "XGBoost's net benefit never exceeds both defaults; ")
           + "; ".join(f"{n} {'is' if ok else 'is **not**'} inside that range"
                       for n, ok in cp["cuts_within_useful_range"].items())

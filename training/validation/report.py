@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from features.fields import HORIZON_DAYS
+from riskmodel.extras import load_extras
 from riskmodel.predictor import RiskModel
 from training.dataset import load_oracle
+from training.extras import ENSEMBLE_MEMBERS
 from training.fit import FitParams
 from training.intervals import coverage, fit_ensemble
 from training.survival import fit_survival, validate_survival
@@ -39,7 +41,7 @@ class Options:
     schemes: bool = True  # repeated CV, temporal, leave-one-site-out (the refits)
     censoring: bool = True
     survival: bool = True
-    ensemble_members: int = 20  # 0: no prediction-interval section
+    ensemble_members: int = ENSEMBLE_MEMBERS  # as exported; 0: no interval section
 
 
 def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
@@ -72,7 +74,8 @@ def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
         timings["censoring"] = time.perf_counter() - t
     if options.survival:
         t = time.perf_counter()
-        report["survival"] = survival_report(prep, data, preds[REFERENCE], seed=options.seed)
+        report["survival"] = survival_report(model, prep, data, preds[REFERENCE],
+                                             seed=options.seed)
         timings["survival"] = time.perf_counter() - t
     if options.ensemble_members:
         t = time.perf_counter()
@@ -104,14 +107,18 @@ def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
     return report
 
 
-def survival_report(prep, data: Data, classifier_p: np.ndarray, *, seed: int) -> dict:
+def survival_report(champion: RiskModel, prep, data: Data, classifier_p: np.ndarray, *,
+                    seed: int) -> dict:
     """Fit the AFT model on the champion's train part (early stopping on validation), test."""
     frame = prep.ts.frame
     time_days = frame["time_days"].to_numpy(dtype=float)
     event = frame["event_observed"].to_numpy(dtype=bool)
     tr, va, te = prep.split.train, prep.split.valid, prep.split.test
-    model, fit_info = fit_survival(prep.X[tr], time_days[tr], event[tr], prep.X[va],
-                                   time_days[va], event[va], seed=seed)
+    model = load_extras(champion.artifact.path).survival  # the served one, if exported
+    fit_info: dict = {"source": "exported with the version"}
+    if model is None:
+        model, fit_info = fit_survival(prep.X[tr], time_days[tr], event[tr], prep.X[va],
+                                       time_days[va], event[va], seed=seed)
     true_p = data.true_p[te] if data.true_p is not None else None
     out = validate_survival(model, prep.X[te], time_days[te], event[te],
                             classifier_p=classifier_p, true_p180=true_p)
@@ -123,10 +130,13 @@ def interval_report(model: RiskModel, prep, data: Data, served_p: np.ndarray, *,
                     seed: int, params: FitParams | None) -> dict:
     """Bootstrap ensemble on the champion's train part; coverage of the true risk on test."""
     tr, va, te = prep.rows(prep.split.train), prep.rows(prep.split.valid), prep.split.test
-    ensemble = fit_ensemble(prep.X[tr], prep.y[tr], prep.weights[tr], data.groups[tr],
-                            prep.X[va], prep.y[va], prep.weights[va],
-                            rounds=model.booster.num_boosted_rounds(), members=members,
-                            seed=seed, params=params)
+    # The served ensemble when the version carries one; otherwise fit one the same way.
+    ensemble = load_extras(model.artifact.path).ensemble
+    if ensemble is None:
+        ensemble = fit_ensemble(prep.X[tr], prep.y[tr], prep.weights[tr], data.groups[tr],
+                                prep.X[va], prep.y[va], prep.weights[va],
+                                rounds=model.booster.num_boosted_rounds(), members=members,
+                                seed=seed, params=params)
     true_p = data.true_p[te] if data.true_p is not None else None
     return coverage(ensemble, prep.X[te], served_p, true_p,
                     (model.bands.moderate_from, model.bands.high_from))
