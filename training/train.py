@@ -191,8 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", choices=("pandas", "dask"),
                     default=os.environ.get("ENGINE") or "pandas")
     ap.add_argument("--json", type=Path, help="also write the result as JSON here")
+    ap.add_argument("--params", type=Path,
+                    help="FitParams as JSON (e.g. reports/tuning.json from make tune); default: "
+                         "the reviewed defaults in training/fit.py")
     args = ap.parse_args(argv)
-    result = train(args.data_dir, settings, seed=args.seed, engine=args.engine, params=FitParams())
+    params = FitParams()
+    if args.params:
+        loaded = json.loads(args.params.read_text())
+        params = FitParams(**loaded.get("best_params", loaded))
+    result = train(args.data_dir, settings, seed=args.seed, engine=args.engine, params=params)
     _report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
