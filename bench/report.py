@@ -29,8 +29,8 @@ def _target_values(r: dict) -> dict[str, float | None]:
         out["single /score p50@8 vs echo"] = run("score_1@8", "p50_ms") / run("echo@8", "p50_ms")
     batch = r.get("batch") or {}
     if batch:
-        worst = {k: max(b["ratios"][k] for b in batch.values()) for k in
-                 next(iter(batch.values()))["ratios"]}
+        worst = {k: max(b["ratios"][k] for b in batch.values() if k in b["ratios"])
+                 for b0 in batch.values() for k in b0["ratios"]}
         out["batch no-SHAP path vs inplace_predict"] = worst[
             "noshap_path_vs_inplace_predict_slowdown"]
         out["batch no-SHAP model vs inplace_predict"] = worst[
@@ -215,3 +215,10 @@ def write_report(r: dict, out: Path) -> Path:
     path = out / "bench.md"
     path.write_text(md)
     return path
+
+
+if __name__ == "__main__":  # re-render bench.md from a saved bench.json
+    import sys
+
+    src = Path(sys.argv[1] if len(sys.argv) > 1 else "reports/bench.json")
+    print(write_report(json.loads(src.read_text()), src.parent).read_text())
