@@ -38,6 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verify_job_chain(store: AuditStore) -> bool:
+    """The batch-job chain (migration 0003) lives beside the store's own chains."""
+    from sqlalchemy import inspect
+
+    from serving.batch_jobs import verify_jobs
+
+    if not inspect(store.engine).has_table("audit_jobs"):
+        return True
+    result = verify_jobs(store)
+    if result.ok:
+        print(f"chain job: {result.rows_verified} rows verified")
+    else:
+        print(f"chain job: BROKEN at seq {result.broken_seq}: {result.reason}")
+    return result.ok
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "rotate-key":
@@ -57,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             report = store.verify()
             print(report)
-            return 0 if report.ok else 1
+            jobs_ok = _verify_job_chain(store)
+            return 0 if report.ok and jobs_ok else 1
         if args.command == "export":
             n = export_archive(store, args.out, sub=args.sub or f"cli:{getpass.getuser()}",
                                role="auditor")
