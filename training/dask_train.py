@@ -14,13 +14,11 @@ import numpy as np
 
 from features.spec import FEATURE_NAMES
 from riskmodel.calibration import PlattCalibrator
-from training.censoring import CensoringModel
 from training.dask_cluster import get_client, n_workers
 from training.dask_features import load_training_set_dask
 from training.dataset import console
 from training.fit import FitParams, FittedModel
-from training.prepare import Prepared
-from training.split import patient_split
+from training.prepare import Prepared, prepare_from_set
 
 
 def prepare_dask(data_dir: Path, *, seed: int, quarantine_dir: Path | None = None,
@@ -31,18 +29,7 @@ def prepare_dask(data_dir: Path, *, seed: int, quarantine_dir: Path | None = Non
     if verbose:
         console.print(f"dask: {len(ts.frame):,} courses featured in partitions; "
                       f"{quarantined:,} rows quarantined (`make validate` lists them)")
-    X, y, known = ts.X, ts.y, ts.labelled
-    time_days = ts.frame["time_days"].to_numpy(dtype=float)
-    split = patient_split(ts.frame["patient_id"].to_numpy(), seed=seed)
-    tr = split.train  # censoring model on the training part only, as prepare() does
-    censoring = CensoringModel().fit(X[tr], time_days[tr], known[tr])
-    train_w = censoring.weights(X[tr], time_days[tr], known[tr])
-    weights = np.zeros(len(y))
-    weights[tr] = train_w.weights
-    for part in (split.valid, split.test):
-        weights[part] = censoring.weights(X[part], time_days[part], known[part],
-                                          cap=train_w.truncated_at).weights
-    return Prepared(ts, split, weights, X, y, known)
+    return prepare_from_set(ts, seed=seed)
 
 
 def _dmatrix(client, X: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int):

@@ -35,6 +35,11 @@ class Prepared:
 def prepare(data_dir: Path, *, seed: int, quarantine_dir: Path | None = None,
             verbose: bool = True) -> Prepared:
     ts = load_training_set(data_dir, quarantine_dir=quarantine_dir, verbose=verbose)
+    return prepare_from_set(ts, seed=seed)
+
+
+def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
+    """Patient split and IPCW weights for an already built training set (any engine)."""
     X, y, known = ts.X, ts.y, ts.labelled
     time_days = ts.frame["time_days"].to_numpy(dtype=float)
     split = patient_split(ts.frame["patient_id"].to_numpy(), seed=seed)
