@@ -91,6 +91,11 @@ def test_subgroups_have_intervals_and_flags_follow_the_rule(quick_report):
                 assert e["auroc"]["low"] <= e["auroc"]["estimate"] <= e["auroc"]["high"]
     for f in s["flags"]:
         assert f["gap"] > f["tolerance"]
+    # Against the true risk (synthetic), large groups are calibrated within 0.05.
+    for block in s["attributes"].values():
+        for e in block["groups"].values():
+            if e["n"] >= 1000:
+                assert abs(e["bias_vs_true_probability"]) < 0.05, e
 
 
 def test_censoring_variants_biases_point_the_documented_way(quick_report):

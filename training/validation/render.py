@@ -145,16 +145,19 @@ def _subgroup_section(s: dict) -> list[str]:
          f"groups with fewer than {s['min_labelled']} labelled courses are shown, not judged.",
          "", "![Subgroup forest plot](subgroup_forest.png)", "",
          "| attribute | group | n (labelled) | AUROC | calibration-in-the-large | FNR at high cut | "
-         "flags |", "| --- | --- | --- | --- | --- | --- | --- |"]
+         "mean predicted - mean true risk (synthetic) | flags |",
+         "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for a, block in s["attributes"].items():
         o = block["overall"]
         L.append(f"| {a} | all | | {o['auroc']:.3f} | {o['calibration_in_the_large']:+.3f} | "
-                 f"{o['fnr_high']:.3f} | |")
+                 f"{o['fnr_high']:.3f} | | |")
         for g, e in block["groups"].items():
             flags = ", ".join(f"{f['metric']} gap {f['gap']:.3f}" for f in e["flags"])
+            bias = e.get("bias_vs_true_probability")
+            truth = "-" if bias is None else f"{bias:+.3f}"
             L.append(f"| {a} | {g} | {e['n']} ({e['n_labelled']}) | {ci(e['auroc'])} | "
                      f"{ci(e['calibration_in_the_large'])} | {ci(e['fnr_high'])} | "
-                     f"{flags or '-'} |")
+                     f"{truth} | {flags or '-'} |")
     return L
 
 

@@ -63,7 +63,9 @@ def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
     report["subgroups"] = subgroup_report(prep.y[test], preds[REFERENCE], w, data.groups[test],
                                           subgroup_columns(frame.iloc[test]),
                                           high_cut=model.bands.high_from,
-                                          n_boot=options.n_boot_schemes, seed=options.seed)
+                                          n_boot=options.n_boot_schemes, seed=options.seed,
+                                          true_p=None if data.true_p is None
+                                          else data.true_p[test])
     timings["subgroups"] = time.perf_counter() - t
 
     if options.censoring:

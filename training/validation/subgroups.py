@@ -71,7 +71,9 @@ def _frame(y, p, w, attr: pd.Series, fns) -> MetricFrame:
 
 def subgroup_report(y: np.ndarray, p: np.ndarray, w: np.ndarray, groups: np.ndarray,
                     attributes: pd.DataFrame, *, high_cut: float, n_boot: int,
-                    seed: int) -> dict:
+                    seed: int, true_p: np.ndarray | None = None) -> dict:
+    """`true_p` (synthetic only): adds each group's mean predicted minus mean true risk over
+    all its courses, which separates model bias from the noise of IPCW-observed rates."""
     fns = _metric_fns(high_cut)
     out: dict = {"tolerance": TOLERANCE, "min_labelled": MIN_LABELLED, "high_cut": high_cut,
                  "n_boot": n_boot, "attributes": {}, "flags": []}
@@ -100,6 +102,9 @@ def subgroup_report(y: np.ndarray, p: np.ndarray, w: np.ndarray, groups: np.ndar
             for metric in fns:
                 d = np.array(draws.get((a, g, metric), []), dtype=float)
                 entry[metric] = percentile_interval(float(row[metric]), d).as_dict()
+            if true_p is not None:
+                idx = members[a][g]
+                entry["bias_vs_true_probability"] = float(p[idx].mean() - true_p[idx].mean())
             entry["flags"] = _flags(entry, overall)
             for f in entry["flags"]:
                 out["flags"].append({"attribute": a, "group": str(g), **f})
