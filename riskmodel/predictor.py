@@ -15,6 +15,7 @@ from features.spec import FEATURE_LABELS, FEATURE_NAMES
 from riskmodel.artifact import Artifact, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
+from riskmodel.extras import load_extras
 
 TOP_FACTORS = 5
 
@@ -45,6 +46,8 @@ class RiskModel:
         self.calibrator = artifact.calibrator
         self.bands = artifact.bands
         self.explainer = make_explainer(self.booster)
+        # Survival curve and bootstrap intervals, when the version has them (checksummed too).
+        self.extras = load_extras(artifact.path)
         ranges = artifact.training_ranges
         self._lo = np.array([np.nan if ranges[n][0] is None else ranges[n][0] for n in FEATURE_NAMES])
         self._hi = np.array([np.nan if ranges[n][1] is None else ranges[n][1] for n in FEATURE_NAMES])

@@ -41,6 +41,13 @@ class TopFactor(BaseModel):
     direction: Literal["raises", "lowers"]
 
 
+class Interval(BaseModel):
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    level: float = Field(description="Nominal level of the bootstrap-ensemble interval; its "
+                         "measured coverage is in the validation report")
+
+
 class Prediction(BaseModel):
     course_id: str
     relapse_probability_180d: float = Field(ge=0, le=1, description="Calibrated probability of a "
@@ -49,6 +56,11 @@ class Prediction(BaseModel):
     top_factors: list[TopFactor]
     base_log_odds: float = Field(description="base + sum of all contributions = logit(probability)")
     input_warnings: list[str] = Field(description="Inputs missing or outside the training range")
+    interval: Interval | None = Field(None, description="Bootstrap-ensemble interval of the "
+                                      "probability (absent for versions without an ensemble)")
+    relapse_risk_curve: dict[str, float] | None = Field(
+        None, description="Days after course end -> cumulative relapse risk from the survival "
+        "model (30, 90, 180 validated; 365 extrapolated); absent for versions without one")
 
 
 class ScoreResponse(BaseModel):

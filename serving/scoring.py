@@ -9,7 +9,7 @@ import numpy as np
 from features.builder import FeatureBatch, build_features
 from features.requests import CourseRecord, course_batch_from_requests
 from riskmodel.predictor import Explained, RiskModel
-from serving.schemas import Prediction, TopFactor
+from serving.schemas import Interval, Prediction, TopFactor
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
     features = build_features(course_batch_from_requests(courses))
     explained = model.explain(features.matrix)
     bands = model.band(explained.probability)
+    ensemble, survival = model.extras.ensemble, model.extras.survival
+    intervals = ensemble.interval(features.matrix) if ensemble is not None else None
+    curves = survival.risk_curve(features.matrix) if survival is not None else None
     predictions = []
     for i, course_id in enumerate(features.course_ids):
         row = features.matrix[i]
@@ -35,6 +38,9 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
             top_factors=[TopFactor(**vars(f)) for f in factors],
             base_log_odds=float(explained.base_log_odds[i]),
             input_warnings=model.input_warnings(row),
+            interval=None if intervals is None else Interval(
+                low=float(intervals[0][i]), high=float(intervals[1][i]), level=ensemble.level),
+            relapse_risk_curve=None if curves is None else curves[i],
         ))
     return Scored(features, explained, bands, predictions)
 

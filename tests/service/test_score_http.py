@@ -92,3 +92,13 @@ def test_served_predictions_are_in_the_audit_chain(server, project_settings, mon
         count, _ = store.head()
         assert count >= 1
         assert store.verify().ok
+
+
+def test_each_prediction_carries_an_interval_and_a_risk_curve(server):
+    pred = post(server, example_request()).json()["predictions"][0]
+    interval, curve = pred["interval"], pred["relapse_risk_curve"]
+    assert 0 <= interval["low"] <= interval["high"] <= 1 and interval["level"] == 0.95
+    days = sorted(curve, key=int)
+    assert {"30", "90", "180"} <= set(days)
+    risks = [curve[d] for d in days]
+    assert all(0 <= r <= 1 for r in risks) and risks == sorted(risks)  # cumulative risk
