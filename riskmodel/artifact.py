@@ -70,8 +70,12 @@ def _dump(path: Path, obj: object) -> None:
 def export_artifact(out_dir: Path, *, name: str, version: str, booster: xgb.Booster,
                     calibrator: PlattCalibrator, bands: RiskBands,
                     training_ranges: dict[str, list[float | None]], metrics: dict,
-                    model_card: str, extra: dict | None = None) -> str:
-    """Write every file and the manifest; returns the artifact sha256."""
+                    model_card: str, extra: dict | None = None,
+                    extra_files: dict[str, str] | None = None) -> str:
+    """Write every file and the manifest; returns the artifact sha256.
+
+    `extra_files`: file name -> text, written beside the model and hashed like the rest.
+    """
     out_dir.mkdir(parents=True, exist_ok=False)
     booster.save_model(out_dir / BOOSTER_FILE)
     _dump(out_dir / "feature_spec.json", feature_spec())
@@ -83,6 +87,10 @@ def export_artifact(out_dir: Path, *, name: str, version: str, booster: xgb.Boos
     (out_dir / "model_card.md").write_text(model_card)
     if extra:
         _dump(out_dir / "training_info.json", extra)
+    for fname, text in (extra_files or {}).items():
+        if Path(fname).name != fname or fname == MANIFEST_FILE:
+            raise ValueError(f"extra file name must be a plain file name: {fname!r}")
+        (out_dir / fname).write_text(text)
     files = {p.name: sha256_file(p) for p in sorted(out_dir.iterdir()) if p.name != MANIFEST_FILE}
     sha = _artifact_hash(files)
     _dump(out_dir / MANIFEST_FILE, {"name": name, "version": version, "files": files,

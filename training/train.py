@@ -43,8 +43,10 @@ from training.registry import (
     promoter,
     set_champion_alias,
 )
+from training.validation.subgroups import CARD_ATTRIBUTES, subgroup_columns, subgroup_points
 
 RISK_BANDS = RiskBands(moderate_from=0.40, high_from=0.70)
+TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_checklist.md"
 
 
 def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
@@ -134,10 +136,19 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                      "n_test": len(split.test)}
         card_params = {**asdict(params), "best_iteration": fitted.best_iteration,
                        "calibration_a": fitted.calibrator.a, "calibration_b": fitted.calibrator.b}
+        t_sub = time.perf_counter()
+        test_rows = split.test
+        subgroups = subgroup_points(
+            test.y, candidate.predict_proba(test.X), test.weights,
+            subgroup_columns(frame.iloc[test_rows])[list(CARD_ATTRIBUTES)],
+            high_cut=bands.high_from)
+        mlflow.log_metric("seconds_subgroups", time.perf_counter() - t_sub)
         card = render_model_card(name=settings.model_name, version=version, run_id=run.info.run_id,
                                  metrics=metrics, gates=gates, bands=bands, data=data_info,
-                                 params=card_params)
+                                 params=card_params, subgroups=subgroups)
         mlflow.log_text(card, "model_card.md")
+        checklist = TRIPOD_CHECKLIST.read_text()
+        mlflow.log_text(checklist, TRIPOD_CHECKLIST.name)
         shutil.rmtree(staging)
 
         result = {"run_id": run.info.run_id, "version": version, "promoted": promoted,
@@ -149,7 +160,8 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                                   booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
                                   training_ranges=ranges, metrics=metrics, model_card=card,
                                   extra={"run_id": run.info.run_id, "seed": seed,
-                                         "split": "patient-grouped 60/20/20", **data_info})
+                                         "split": "patient-grouped 60/20/20", **data_info},
+                                  extra_files={TRIPOD_CHECKLIST.name: checklist})
             # Optional parts for serving (issue 6): risk curve and prediction intervals.
             survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
                                             params=params, seed=seed)

@@ -125,3 +125,33 @@ def _flags(entry: dict, overall: pd.Series) -> list[dict]:
         if gap > TOLERANCE[metric]:
             flags.append({"metric": metric, "gap": float(gap), "tolerance": TOLERANCE[metric]})
     return flags
+
+
+CARD_ATTRIBUTES = ("sex", "age_band", "race_ethnicity", "site")
+
+
+def subgroup_points(y: np.ndarray, p: np.ndarray, w: np.ndarray, attributes: pd.DataFrame,
+                    *, high_cut: float) -> dict:
+    """Point estimates only (no MetricFrame, no bootstrap), cheap enough for every training run.
+
+    Same metric functions as `subgroup_report`; a metric that cannot be computed for a group
+    (one class only, no relapses, no labelled course) is None.
+    """
+    fns = _metric_fns(high_cut)
+    labelled = w > 0
+    out: dict = {}
+    for a in attributes:
+        values = attributes[a].to_numpy()
+        groups_out = {}
+        for g in sorted(pd.unique(values), key=str):
+            member = values == g
+            idx = np.flatnonzero(member & labelled)
+            entry: dict = {"n": int(member.sum()), "n_labelled": int(idx.size)}
+            for metric, fn in fns.items():
+                try:
+                    entry[metric] = float(fn(y[idx], p[idx], w[idx])) if idx.size else None
+                except (ValueError, ZeroDivisionError, FloatingPointError):
+                    entry[metric] = None
+            groups_out[str(g)] = entry
+        out[a] = groups_out
+    return out
