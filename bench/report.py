@@ -176,7 +176,7 @@ def _md(r: dict, plots: list[str]) -> str:
                      f" {v['p95_ms']:.1f} | {v['p99_ms']:.1f} | {v['errors']} | {rel} |")
     shap = r.get("shap_engine") or {}
     if shap:
-        L += ["", "## Fast TreeSHAP engine (bench/shap_bench.py, another engineer's)", ""]
+        L += ["", "## Fast TreeSHAP engine (bench/shap_bench.py)", ""]
         if "report" in shap:
             for res in shap["report"]["results"]:
                 L.append(f"- {res['model']}: {res['fast_rows_per_s']:,.0f} rows/s vs "

@@ -79,10 +79,13 @@ def batch(sizes: list[int], seed: int, model: Path, job_sizes: list[int]) -> dic
     return out
 
 
-def shap_engine() -> dict:
+def shap_engine(model_dir: Path, data_dir: Path) -> dict:
+    """Both engines on the bench's champion (real feature rows) and on the synthetic
+    362-tree depth-3 and 500-tree depth-6 models, same run."""
     out = WORK / "bench_shap.json"
-    m = run_measured([PY, "bench/shap_bench.py", "--quick", "--rows", "50000",
-                      "--single-calls", "500", "--out", str(out)], timeout=900)
+    m = run_measured([PY, "bench/shap_bench.py", "--rows", "50000", "--single-calls", "500",
+                      "--deep-ref-rows", "5000", "--champion", str(model_dir),
+                      "--data", str(data_dir), "--out", str(out)], timeout=900)
     if m.returncode or not out.exists():
         return {"skipped": f"bench/shap_bench.py failed (exit {m.returncode})",
                 "command": m.command, "tail": m.output[-800:]}
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "--var", str(WORK / "profile"), "--out", str(prof)])
     if "shap" not in args.skip:
         print("[bench] fast TreeSHAP engine (bench/shap_bench.py)", flush=True)
-        report["shap_engine"] = shap_engine()
+        report["shap_engine"] = shap_engine(model_dir, _data(10_000, args.seed))
     if "serve" not in args.skip:
         from bench.serving_load import run as serving_run
 
