@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -99,6 +100,9 @@ _fast = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Tru
                          allow_nan=False, default=_default).encode
 
 
+_NEGATIVE_ZERO = re.compile(r"-0\.0(?=[,}\]]|$)")
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, ASCII, floats as repr: one text per value.
 
@@ -107,7 +111,8 @@ def canonical_json(value: Any) -> str:
     Keys follow JSON rules, so callers pass string keys (all content does).
     """
     text = _fast(value)
-    if "-0.0" not in text and "-0e" not in text:
+    # Only a whole -0.0 token needs folding; -0.0449 (common among SHAP values) does not.
+    if _NEGATIVE_ZERO.search(text) is None:
         return text
     out: list[str] = []
     _canon(value, out)

@@ -191,3 +191,15 @@ def test_verify_chain_reports_gaps_and_unknown_keys() -> None:
     assert report.broken_seq == 3 and "gap" in (report.reason or "")
     report, _ = verify_chain(PREDICTION_CHAIN, rows, KeyRing.single("other", b"o" * 32), set())
     assert report.broken_seq == 1 and "unknown key" in (report.reason or "")
+
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1.0, -0.0], "b": -0.0}, [-0.0], -0.0, {"s": -0.0449, "t": [-0.0449, -0.0]},
+    {"x": "-0.0,", "y": -0.01},
+])
+def test_negative_zero_tokens_fold_wherever_they_stand(value: object) -> None:
+    out: list[str] = []
+    _canon(value, out)
+    assert canonical_json(value) == "".join(out)
+    assert "-0.0," not in canonical_json(value).replace('"-0.0,"', "")
