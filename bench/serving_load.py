@@ -8,10 +8,12 @@ because an unauthenticated run would not measure what clinicians get.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -56,7 +58,7 @@ def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
     with log.open("w") as fh:
         proc = subprocess.Popen([bentoml, "serve", target, "--host", "127.0.0.1", "--port",
                                  str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=fh,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -68,16 +70,22 @@ def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    proc.terminate()
+    _stop(proc)
     raise RuntimeError(f"{target} not ready in 180 s")
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """Stop the server and its workers (its own process group; the parent alone would
+    orphan them)."""
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def bodies(work: Path) -> dict[str, Path]:

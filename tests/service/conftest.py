@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,20 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop `bentoml serve` and its worker processes (terminating the parent alone orphans
+    the workers), started with start_new_session=True."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # any worker that outlived its parent
 
 
 def free_port() -> int:
@@ -69,7 +85,8 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [str(bentoml), "serve", "serving.service:RelapseRiskService", "--host", "127.0.0.1",
-             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: workers stop with it
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -82,13 +99,9 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
             pass
         time.sleep(0.5)
     else:
-        proc.terminate()
+        stop_server(proc)
         raise RuntimeError("server not ready in 120 s:\n" + log_path.read_text()[-3000:])
     # "auth": headers of a clinician, the role /score needs
     yield {"url": base, "log": log_path,
            "auth": {"Authorization": f"Bearer {token('clinician', 'test-clinician')}"}}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)

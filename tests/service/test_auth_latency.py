@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from serving.example import example_request
-from tests.service.conftest import ROOT, free_port
+from tests.service.conftest import ROOT, free_port, stop_server
 
 N = 300
 NO_AUTH_MODULE = '''
@@ -67,7 +67,8 @@ def test_p50_with_and_without_auth(server, project_settings, tmp_path):
     proc = subprocess.Popen([str(Path(sys.executable).parent / "bentoml"), "serve",
                              "bench_noauth:RelapseRiskService", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -81,8 +82,7 @@ def test_p50_with_and_without_auth(server, project_settings, tmp_path):
         without = p50_ms(url, {})
         with_auth_again = p50_ms(server["url"], server["auth"])
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_server(proc)
     print(f"\n/score p50 over {N} sequential requests: with auth {with_auth:.2f} ms "
           f"(again {with_auth_again:.2f} ms), without auth {without:.2f} ms")
     assert without > 0 and with_auth > 0

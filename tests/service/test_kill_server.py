@@ -53,6 +53,20 @@ def _start(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("server not ready:\n" + log.read_text()[-3000:])
 
 
+def _kill_orphaned_workers(bentoml_home: str) -> None:
+    """BentoML's workers run in their own session, so a SIGKILLed arbiter leaves them
+    running: find this test's by their BENTOML_HOME and kill them too."""
+    import psutil
+
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "_bentoml_impl.worker.service" in " ".join(p.info["cmdline"] or ()) and \
+                    p.environ().get("BENTOML_HOME") == bentoml_home:
+                p.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+
+
 def _verify(env: dict[str, str]) -> subprocess.CompletedProcess:
     # `-o install`: the venv is in place; do not let make re-sync it inside a test.
     return subprocess.run(["make", "-s", "-o", "install", "audit-verify"], cwd=ROOT, env=env,
@@ -99,6 +113,7 @@ def test_sigkill_mid_load_loses_no_answered_prediction(champion_dir, project_set
     print(f"{len(answered)} answered after {time.monotonic() - t0:.1f} s")
     os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers, mid-load
     proc.wait(timeout=30)
+    _kill_orphaned_workers(env["BENTOML_HOME"])
     time.sleep(1.0)
     stop.set()
     for t in threads:
