@@ -6,9 +6,11 @@ that child, from wait4) is its own and not the orchestrator's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +28,20 @@ class Measured:
     peak_rss_mb: float
     returncode: int
     output: str
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a `bentoml serve` started with start_new_session=True, workers included:
+    terminating the parent alone leaves its worker processes running."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # any worker that outlived its parent
 
 
 def run_measured(argv: list[str], *, env: dict[str, str] | None = None,

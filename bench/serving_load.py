@@ -8,12 +8,10 @@ because an unauthenticated run would not measure what clinicians get.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import PY, ROOT
+from bench.common import PY, ROOT, stop_server
 
 CLIENTS = (1, 8, 32)
 
@@ -70,22 +68,8 @@ def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    _stop(proc)
+    stop_server(proc)
     raise RuntimeError(f"{target} not ready in 180 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server and its workers (its own process group; the parent alone would
-    orphan them)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def bodies(work: Path) -> dict[str, Path]:
@@ -152,5 +136,5 @@ def run(model_dir: Path, work: Path, seconds: int = 10) -> dict:
                         "endpoint": endpoint, "clients": clients,
                         **wrk(base + route, files[endpoint], token, clients, seconds)}
         finally:
-            _stop(proc)
+            stop_server(proc)
     return results

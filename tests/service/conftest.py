@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,21 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import stop_server
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stop `bentoml serve` and its worker processes (terminating the parent alone orphans
-    the workers), started with start_new_session=True."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # any worker that outlived its parent
 
 
 def free_port() -> int:
@@ -99,9 +85,9 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
             pass
         time.sleep(0.5)
     else:
-        stop_server(proc)
+        stop_server(proc, timeout=20)
         raise RuntimeError("server not ready in 120 s:\n" + log_path.read_text()[-3000:])
     # "auth": headers of a clinician, the role /score needs
     yield {"url": base, "log": log_path,
            "auth": {"Authorization": f"Bearer {token('clinician', 'test-clinician')}"}}
-    stop_server(proc)
+    stop_server(proc, timeout=20)

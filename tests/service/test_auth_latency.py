@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import stop_server
 from serving.example import example_request
-from tests.service.conftest import ROOT, free_port, stop_server
+from tests.service.conftest import ROOT, free_port
 
 N = 300
 NO_AUTH_MODULE = '''
