@@ -11,21 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features.contract_checks import CHECK_WORDS, failing_rows
 from features.fields import HORIZON_DAYS, RECORD_FIELDS
 from features.parsing import parse_frame
+from features.reasons import RowReasons
 from features.records import RECORDS, RawRecords
 from features.schemas import record_schema
-
-CHECK_WORDS = {
-    "not_nullable": "required value missing",
-    "in_range": "outside the allowed range",
-    "isin": "not one of the allowed codes",
-    "dtype": "wrong type",
-    "field_uniqueness": "duplicate",
-}
 
 
 @dataclass(frozen=True)
@@ -67,47 +62,72 @@ class ValidatedRecords:
         return paths
 
 
-def _add(reasons: pd.Series, mask: pd.Series, reason: str) -> pd.Series:
-    return reasons.mask(mask.reindex(reasons.index, fill_value=False), reasons + reason + "; ")
-
-
-def _schema_reasons(typed: pd.DataFrame, record: str, reasons: pd.Series) -> pd.Series:
+def _schema_reasons(typed: pd.DataFrame, record: str,
+                    unparseable: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
+    """pandera's row failures on `typed` as (row mask, reason), in the order it reports them."""
     try:
         record_schema(record).validate(typed, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases.dropna(subset=["index"])
+        cases = exc.failure_cases.dropna(subset=["index"])  # column-level (dtype) cases name no row
+        found = []
         for (column, check), group in cases.groupby(["column", "check"], sort=False):
             word = next((w for k, w in CHECK_WORDS.items() if str(check).startswith(k)), "invalid")
-            bad = pd.Series(True, index=pd.Index(group["index"].astype(int).unique()))
-            if word == CHECK_WORDS["not_nullable"]:  # an unparseable value is reported once
-                bad &= ~reasons.reindex(bad.index).str.contains(f"{column}: unparseable",
-                                                                regex=False)
-            reasons = _add(reasons, bad, f"{column}: {word}")
-    return reasons
+            rows = np.zeros(len(typed), dtype=bool)
+            rows[typed.index.get_indexer(group["index"].astype(int).unique())] = True
+            if word == CHECK_WORDS["not_nullable"] and column in unparseable:
+                rows &= ~unparseable[column]  # an unparseable value is reported once
+            found.append((rows, f"{column}: {word}"))
+        return found
+    return []
 
 
-def _check_file(raw: pd.DataFrame, record: str) -> tuple[pd.DataFrame, pd.Series]:
-    typed, reasons = parse_frame(raw, RECORD_FIELDS[record])
-    return typed, _schema_reasons(typed, record, reasons)
+def _check_file(raw: pd.DataFrame, record: str, *, fast: bool) -> tuple[pd.DataFrame, RowReasons]:
+    fields = RECORD_FIELDS[record]
+    typed, unparseable = parse_frame(raw, fields, fast=fast)
+    reasons = RowReasons(len(typed))
+    for f in fields:
+        reasons.add(unparseable[f.name], f"{f.name}: unparseable {f.kind}")
+    # pandera writes the reasons, but only for the rows the mask checks flag (the same rows:
+    # tests/unit/test_fast_validation.py); without the fast path it checks every row.
+    rows = failing_rows(typed, record) if fast else None
+    if rows is None:
+        rows = np.arange(len(typed))
+    if len(rows):
+        subset = typed if len(rows) == len(typed) else typed.iloc[rows]
+        for mask, reason in _schema_reasons(subset, record,
+                                            {k: v[rows] for k, v in unparseable.items()}):
+            reasons.add(rows[mask], reason)
+    return typed, reasons
+
+
+def _course_codes(intake_ids: pd.Series, session_ids: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """One integer per course id over both files; a missing id gets a code too (pandas' isin and
+    duplicated match a missing id with a missing id, and the rules below keep that)."""
+    both = pd.concat([intake_ids, session_ids], ignore_index=True)
+    codes, uniques = pd.factorize(both, use_na_sentinel=False)
+    return codes[:len(intake_ids)], codes[len(intake_ids):], len(uniques)
 
 
 def _course_end(sessions: pd.DataFrame) -> pd.Series:
     return sessions.groupby("course_id")["session_date"].max()
 
 
-def _outcome_reasons(outcomes: pd.DataFrame, reasons: pd.Series, good_courses: pd.Index,
-                     course_end: pd.Series) -> pd.Series:
+def _outcome_reasons(outcomes: pd.DataFrame, reasons: RowReasons, good_courses: pd.Index,
+                     course_end: pd.Series) -> None:
+    def add(mask: pd.Series, reason: str) -> None:
+        reasons.add(mask.to_numpy(dtype=bool), reason)
+
     known = outcomes["course_id"].isin(good_courses)
-    reasons = _add(reasons, ~known, "course not found among accepted courses")
-    reasons = _add(reasons, outcomes["course_id"].duplicated(keep=False), "course_id: duplicate")
+    add(~known, "course not found among accepted courses")
+    add(outcomes["course_id"].duplicated(keep=False), "course_id: duplicate")
     expected_end = outcomes["course_id"].map(course_end)
-    reasons = _add(reasons, known & expected_end.ne(outcomes["course_end_date"]).fillna(True),
-                   "course_end_date: differs from the last scheduled session")
+    add(known & expected_end.ne(outcomes["course_end_date"]).fillna(True),
+        "course_end_date: differs from the last scheduled session")
     end, follow, relapse = (outcomes[c] for c in ("course_end_date", "followup_end_date",
                                                   "relapse_date"))
-    reasons = _add(reasons, (follow < end).fillna(False), "followup_end_date: before course end")
-    reasons = _add(reasons, ((relapse <= end) | (relapse > follow)).fillna(False),
-                   "relapse_date: outside the follow-up window")
+    add((follow < end).fillna(False), "followup_end_date: before course end")
+    add(((relapse <= end) | (relapse > follow)).fillna(False),
+        "relapse_date: outside the follow-up window")
     horizon = end + pd.Timedelta(days=HORIZON_DAYS)
     derived = pd.Series(pd.NA, index=outcomes.index, dtype="boolean")
     derived[(relapse <= horizon).fillna(False)] = True
@@ -115,45 +135,52 @@ def _outcome_reasons(outcomes: pd.DataFrame, reasons: pd.Series, good_courses: p
     derived[(relapse > horizon).fillna(False)] = False
     given = outcomes["relapsed_180d"]
     mismatch = (given.isna() != derived.isna()) | (given != derived).fillna(False)
-    return _add(reasons, mismatch, "relapsed_180d: inconsistent with the dates")
+    add(mismatch, "relapsed_180d: inconsistent with the dates")
 
 
-def validate_records(raw: RawRecords) -> ValidatedRecords:
-    """Check every row against the contract and the cross-record rules."""
-    intake, intake_why = _check_file(raw.intake, "intake")
-    sessions, session_why = _check_file(raw.sessions, "sessions")
+def validate_records(raw: RawRecords, *, fast: bool = True) -> ValidatedRecords:
+    """Check every row against the contract and the cross-record rules.
 
-    intake_why = _add(intake_why, intake["course_id"].duplicated(keep=False), "course_id: duplicate")
-    session_why = _add(session_why, ~sessions["course_id"].isin(intake["course_id"]),
-                       "course_id: not in intake")
-    session_why = _add(session_why, sessions.duplicated(["course_id", "session_number"], keep=False),
-                       "session_number: duplicate within course")
-    intake_date = sessions["course_id"].map(
-        intake.loc[intake_why.eq(""), ["course_id", "intake_date"]].set_index("course_id")["intake_date"])
-    session_why = _add(session_why, (sessions["session_date"] < intake_date).fillna(False),
-                       "session_date: before intake")
+    `fast=False` parses with pandas and runs pandera on every row (the reference: same result).
+    """
+    intake, intake_why = _check_file(raw.intake, "intake", fast=fast)
+    sessions, session_why = _check_file(raw.sessions, "sessions", fast=fast)
+
+    icode, scode, n_codes = _course_codes(intake["course_id"], sessions["course_id"])
+    intake_why.add(np.bincount(icode, minlength=n_codes)[icode] > 1, "course_id: duplicate")
+    in_intake = np.zeros(n_codes, dtype=bool)
+    in_intake[icode] = True
+    session_why.add(~in_intake[scode], "course_id: not in intake")
+    pairs = pd.DataFrame({"course": scode, "number": sessions["session_number"].array})
+    session_why.add(pairs.duplicated(keep=False).to_numpy(dtype=bool),
+                    "session_number: duplicate within course")
+    # Intake date per course from intake rows still good (their course ids are unique).
+    start = np.full(n_codes, np.datetime64("NaT"), dtype="datetime64[us]")
+    good = intake_why.ok
+    start[icode[good]] = intake["intake_date"].to_numpy(dtype="datetime64[us]")[good]
+    session_date = sessions["session_date"].to_numpy(dtype="datetime64[us]")
+    session_why.add(session_date < start[scode], "session_date: before intake")  # NaT: False
 
     # A course is usable only whole.
-    bad_courses = set(intake.loc[intake_why.ne(""), "course_id"]) | set(
-        sessions.loc[session_why.ne(""), "course_id"])
-    session_why = _add(session_why, sessions["course_id"].isin(bad_courses) & session_why.eq(""),
-                       "course quarantined")
-    with_sessions = set(sessions.loc[session_why.eq(""), "course_id"])
-    intake_why = _add(intake_why, intake["course_id"].isin(bad_courses) & intake_why.eq(""),
-                      "course quarantined (a session is invalid)")
-    intake_why = _add(intake_why, ~intake["course_id"].isin(with_sessions) & intake_why.eq(""),
-                      "course has no sessions")
+    bad_course = np.zeros(n_codes, dtype=bool)
+    bad_course[icode[intake_why.bad]] = True
+    bad_course[scode[session_why.bad]] = True
+    session_why.add(bad_course[scode] & session_why.ok, "course quarantined")
+    with_sessions = np.zeros(n_codes, dtype=bool)
+    with_sessions[scode[session_why.ok]] = True
+    intake_why.add(bad_course[icode] & intake_why.ok, "course quarantined (a session is invalid)")
+    intake_why.add(~with_sessions[icode] & intake_why.ok, "course has no sessions")
 
-    good_intake = intake[intake_why.eq("")]
-    good_sessions = sessions[session_why.eq("")]
+    good_intake = intake[intake_why.ok]
+    good_sessions = sessions[session_why.ok]
     frames = {"intake": (good_intake, intake_why), "sessions": (good_sessions, session_why)}
 
     good_outcomes = None
     if raw.outcomes is not None:
-        outcomes, outcome_why = _check_file(raw.outcomes, "outcomes")
-        outcome_why = _outcome_reasons(outcomes, outcome_why, pd.Index(good_intake["course_id"]),
-                                       _course_end(good_sessions))
-        good_outcomes = outcomes[outcome_why.eq("")]
+        outcomes, outcome_why = _check_file(raw.outcomes, "outcomes", fast=fast)
+        _outcome_reasons(outcomes, outcome_why, pd.Index(good_intake["course_id"]),
+                         _course_end(good_sessions))
+        good_outcomes = outcomes[outcome_why.ok]
         frames["outcomes"] = (good_outcomes, outcome_why)
 
     quarantine, rows_in = {}, {}
@@ -162,8 +189,9 @@ def validate_records(raw: RawRecords) -> ValidatedRecords:
             continue
         source = raw.frame(record)
         why = frames[record][1]
-        bad = source[why.ne("")].copy()
-        bad["quarantine_reason"] = why[why.ne("")].str.removesuffix("; ")
+        bad = source[why.bad].copy()
+        texts = [t.removesuffix("; ") for t in why.text(np.flatnonzero(why.bad))]
+        bad["quarantine_reason"] = pd.Series(texts, index=bad.index, dtype="str")
         quarantine[record] = bad
         rows_in[record] = len(source)
     return ValidatedRecords(good_intake, good_sessions, good_outcomes, quarantine, rows_in)
