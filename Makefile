@@ -11,6 +11,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
 export DATA_DIR SEED
+# Idle OpenMP threads spin between XGBoost's many short parallel regions; on a shared 2-core
+# machine (pytest -n 2, a job beside the server) the spinning steals the core the working
+# thread needs: fitting ran 4-5x slower (bench/NOTES.md "OpenMP"). PASSIVE makes them sleep.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models token \
         browser-deps audit-report monitor \

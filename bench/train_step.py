@@ -25,12 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()  # MODELS_DIR / VAR_DIR from the orchestrator's environment
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if args.engine == "dask":
-        from training.dask_train import train_dask
-
-        result = train_dask(args.data, settings, seed=args.seed, params=FitParams())
-    else:
-        result = train(args.data, settings, seed=args.seed, params=FitParams())
+    result = train(args.data, settings, seed=args.seed, params=FitParams(), engine=args.engine)
     emit({"seconds": time.perf_counter() - t0, "stage_seconds": result["seconds"],
           "auroc": result["metrics"]["auroc"], "version": result["version"],
           "promoted": result["promoted"], "engine": args.engine})

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from riskmodel.predictor import RiskModel
-from training.metrics import classification_metrics
+from training.metrics import classification_metrics, expected_calibration_error
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,14 @@ def evaluate_model(model: RiskModel, part: TestPart) -> dict:
         # Same rows, true outcomes for every course (censored ones included): like for like.
         metrics["auroc_true_outcomes"] = float(roc_auc_score(y_true, p))
         metrics["oracle_gap"] = metrics["oracle_auroc"] - metrics["auroc_true_outcomes"]
-        metrics["mean_abs_error_vs_true_probability"] = float(
-            np.mean(np.abs(p - truth["true_probability_180d"].to_numpy())))
+        true_p = truth["true_probability_180d"].to_numpy()
+        metrics["mean_abs_error_vs_true_probability"] = float(np.mean(np.abs(p - true_p)))
+        # The truth scored like a model on the same IPCW labels: the ECE that sampling noise
+        # alone produces here (a model cannot be expected to score below it).
+        metrics["ece_noise_floor"] = expected_calibration_error(part.y[m], true_p[m],
+                                                                part.weights[m])
+        # The model's calibration against the true risk itself (no outcome noise).
+        metrics["ece_vs_true_probability"] = expected_calibration_error(true_p, p)
     return metrics
 
 

@@ -34,7 +34,7 @@ from training.dataset import console
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.extras import fit_extras
 from training.fit import FitParams, fit_model
-from training.gates import evaluate_gates, gates_table
+from training.gates import GateEvidence, collect_evidence, evaluate_gates, gates_table
 from training.model_card import render_model_card
 from training.prepare import prepare
 from training.registry import (
@@ -57,7 +57,9 @@ def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
     return out
 
 
-def _champion_metrics(settings: Settings, part: TestPart) -> tuple[dict | None, str | None]:
+def _champion_predictions(settings: Settings,
+                          part: TestPart) -> tuple[np.ndarray | None, str | None]:
+    """The current champion's probabilities on the candidate's test rows."""
     path = champion_path(settings.models_dir)
     if path is None:
         return None, None
@@ -66,7 +68,18 @@ def _champion_metrics(settings: Settings, part: TestPart) -> tuple[dict | None, 
     except ArtifactError as exc:
         console.print(f"[yellow]current champion cannot be loaded ({exc}); comparing without it")
         return None, None
-    return evaluate_model(champion, part), champion.artifact.version
+    return champion.predict_proba(part.X), champion.artifact.version
+
+
+def _gate(prep, part: TestPart, candidate: RiskModel, settings: Settings, *, bands: RiskBands,
+          seed: int) -> tuple[list[dict], GateEvidence, str | None]:
+    test = prep.split.test
+    p_champion, champion_version = _champion_predictions(settings, part)
+    evidence = collect_evidence(
+        part.y, part.weights, prep.ts.frame["patient_id"].to_numpy()[test],
+        candidate.predict_proba(part.X), subgroup_columns(prep.ts.frame.iloc[test]),
+        high_cut=bands.high_from, seed=seed, p_champion=p_champion)
+    return gates_table(evaluate_gates(evidence)), evidence, champion_version
 
 
 def _engine(engine: str):
@@ -118,15 +131,23 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
         candidate = RiskModel.load(staging)
         test = prep.test_part(data_dir)
         metrics = evaluate_model(candidate, test)
-        champion_metrics, champion_version = _champion_metrics(settings, test)
-        gates = gates_table(evaluate_gates(metrics, champion_metrics))
+        t_gates = time.perf_counter()
+        gates, evidence, champion_version = _gate(prep, test, candidate, settings,
+                                                  bands=RISK_BANDS, seed=seed)
+        t_gates = time.perf_counter() - t_gates
+        for k in ("auroc", "ece", "calibration_slope"):
+            metrics[f"{k}_ci95_low"] = evidence.metrics[k]["low"]
+            metrics[f"{k}_ci95_high"] = evidence.metrics[k]["high"]
         promoted = all(g["passed"] for g in gates)
 
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int | float)})
         mlflow.log_metric("seconds_features", t_features)
         mlflow.log_metric("seconds_fit", t_fit)
+        mlflow.log_metric("seconds_gates", t_gates)
         mlflow.log_dict({"gates": gates, "promoted": promoted,
-                         "champion_version_compared": champion_version}, "gates.json")
+                         "champion_version_compared": champion_version,
+                         "vs_champion_auroc": evidence.vs_champion,
+                         "subgroups": evidence.subgroups}, "gates.json")
         evaluation_plots(candidate, test, metrics, Path(tmp))
         mlflow.log_artifacts(tmp, "plots")
 
@@ -153,7 +174,8 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
 
         result = {"run_id": run.info.run_id, "version": version, "promoted": promoted,
                   "gates": gates, "metrics": metrics, "champion_compared": champion_version,
-                  "seconds": {"features": t_features, "fit": t_fit}}
+                  "seconds": {"features": t_features, "fit": t_fit,
+                              "gates": t_gates}}
         if promoted:
             final = settings.models_dir / version
             sha = export_artifact(final, name=settings.model_name, version=version,
@@ -163,8 +185,10 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                                          "split": "patient-grouped 60/20/20", **data_info},
                                   extra_files={TRIPOD_CHECKLIST.name: checklist})
             # Optional parts for serving (issue 6): risk curve and prediction intervals.
+            t_extras = time.perf_counter()
             survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
                                             params=params, seed=seed)
+            result["seconds"]["extras"] = time.perf_counter() - t_extras
             sha = attach_extras(final, survival=survival, ensemble=ensemble)
             set_champion(settings.models_dir, version)
             set_champion_alias(settings, version)

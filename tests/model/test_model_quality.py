@@ -89,3 +89,14 @@ def test_served_engine_is_fast_and_equals_pred_contribs_on_the_champion(champion
                                ContribsExplainer(model.booster).shap_values(X), atol=1e-5)
     one = model.explainer.shap_values(X[:1])
     np.testing.assert_allclose(one, ContribsExplainer(model.booster).shap_values(X[:1]), atol=1e-5)
+
+
+def test_gates_read_interval_bounds_and_judge_subgroups(trained):
+    gates = {g["name"]: g["detail"] for g in trained["gates"]}
+    assert set(gates) == {"auroc_floor", "calibration_error", "calibration_slope", "vs_champion",
+                          "subgroup_tolerance"}
+    assert "lower bound" in gates["auroc_floor"] and "upper bound" in gates["calibration_error"]
+    m = trained["metrics"]
+    assert m["auroc_ci95_low"] < m["auroc"] < m["auroc_ci95_high"]
+    # On synthetic data the truth's own ECE on the same labels is the floor (docs/validation.md).
+    assert 0 < m["ece_noise_floor"] < 0.06 and m["ece_vs_true_probability"] < m["ece"] + 0.02

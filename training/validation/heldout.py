@@ -94,6 +94,11 @@ def held_out_report(model: RiskModel, prep, data, *, n_boot: int, seed: int) -> 
                                                     np.ones(len(test)))[0]
         result["oracle_gap"] = oracle_gap(data.true_y[test], data.true_p[test], preds[REFERENCE],
                                           groups, n_boot=n_boot, seed=seed)
+        # The true probabilities scored like a model on the same labels and draws: the ECE
+        # that outcome noise alone gives here, the floor any model's ECE is read against.
+        truth = compare_models(y, w, groups, {"truth": data.true_p[test]}, reference="truth",
+                               n_boot=n_boot, seed=seed)["models"]["truth"]
+        result["ece_noise_floor"] = truth["ece"]
     curve = decision_curve(y[w > 0], w[w > 0], {k: v[w > 0] for k, v in preds.items()})
     bands = model.bands
     result["decision_curve"] = curve

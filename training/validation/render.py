@@ -59,6 +59,9 @@ def render_markdown(r: dict, header: dict) -> str:
         L.append(f"- Gap to the oracle AUROC (true outcomes, same test rows): "
                  f"{ci(held['oracle_gap'])}; oracle {held['oracle_auroc']:.3f}, "
                  f"model {held['auroc_true_outcomes']:.3f}.")
+        L.append(f"- ECE noise floor: the generator's true probabilities, scored like a model "
+                 f"on the same labels, give ECE {ci(held['ece_noise_floor'])} (model: "
+                 f"{ci(held['models']['xgboost']['ece'])}); ECE cannot be read finer than this.")
     L.append(f"- Subgroup flags beyond tolerance: {len(r['subgroups']['flags'])}.")
     L += ["", f"## Held-out test part ({held['n_courses']} courses, {held['n_labelled']} labelled)",
           "", f"Clinical rule: {held['rule']}.", ""]

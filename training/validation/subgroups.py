@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-from training.validation.bootstrap import patient_multiplicities, percentile_interval
+from training.validation.bootstrap import (
+    Interval,
+    patient_multiplicities,
+    percentile_interval,
+)
 from training.validation.metrics import auroc_auprc
 
 TOLERANCE = {"auroc": 0.05, "calibration_in_the_large": 0.05, "fnr_high": 0.10}
@@ -85,23 +89,26 @@ def subgroup_report(y: np.ndarray, p: np.ndarray, w: np.ndarray, groups: np.ndar
     draws: dict[tuple, list[float]] = {}
     for mult in patient_multiplicities(groups, n_boot, seed):
         wb = w * mult
+        for metric, fn in fns.items():  # the whole part in the same draw: paired gaps
+            draws.setdefault(("*", "*", metric), []).append(_value(fn, y, p, wb))
         for a, by in members.items():
             for g, idx in by.items():
                 for metric, fn in fns.items():
-                    try:
-                        v = fn(y[idx], p[idx], wb[idx])
-                    except (ValueError, ZeroDivisionError, FloatingPointError):
-                        v = np.nan
-                    draws.setdefault((a, g, metric), []).append(v)
+                    draws.setdefault((a, g, metric), []).append(
+                        _value(fn, y[idx], p[idx], wb[idx]))
     for a, mf in points.items():
         overall = mf.overall
         groups_out = {}
         for g, row in mf.by_group.iterrows():
             labelled = int((w[members[a][g]] > 0).sum())
             entry: dict = {"n": int(len(members[a][g])), "n_labelled": labelled}
+            entry["gap"] = {}
             for metric in fns:
                 d = np.array(draws.get((a, g, metric), []), dtype=float)
                 entry[metric] = percentile_interval(float(row[metric]), d).as_dict()
+                worse = _worse(metric, float(row[metric]), float(overall[metric]), d,
+                               np.array(draws[("*", "*", metric)], dtype=float))
+                entry["gap"][metric] = worse.as_dict()
             if true_p is not None:
                 idx = members[a][g]
                 entry["bias_vs_true_probability"] = float(p[idx].mean() - true_p[idx].mean())
@@ -112,6 +119,35 @@ def subgroup_report(y: np.ndarray, p: np.ndarray, w: np.ndarray, groups: np.ndar
         out["attributes"][a] = {"overall": {k: float(v) for k, v in overall.items()},
                                 "groups": groups_out}
     return out
+
+
+def _value(fn, y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+    # A draw can leave a small group without one of the classes; that draw says nothing.
+    try:
+        return float(fn(y, p, w))
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        return np.nan
+
+
+def _worse(metric: str, group: float, overall: float, group_draws: np.ndarray,
+           overall_draws: np.ndarray) -> Interval:
+    """The group's gap in the direction that harms it, with a paired interval.
+
+    AUROC: overall minus group; FNR: group minus overall; calibration-in-the-large: the
+    group's own value (signed; its tolerance is a band around 0).
+    """
+    if metric == "calibration_in_the_large":
+        return percentile_interval(group, group_draws)
+    sign = -1.0 if metric == "auroc" else 1.0
+    return percentile_interval(sign * (group - overall), sign * (group_draws - overall_draws))
+
+
+def beyond_tolerance(metric: str, gap: dict) -> bool:
+    """True when the whole 95% interval of the gap lies beyond the tolerance."""
+    tol = TOLERANCE[metric]
+    if metric == "calibration_in_the_large":
+        return gap["low"] > tol or gap["high"] < -tol
+    return gap["low"] > tol
 
 
 def _flags(entry: dict, overall: pd.Series) -> list[dict]:

@@ -47,6 +47,9 @@ def evaluation_keys(r: dict) -> dict:
     }
     if "oracle_gap" in held:
         out["oracle_gap_ci95"] = [held["oracle_gap"]["low"], held["oracle_gap"]["high"]]
+        out["ece_noise_floor"] = held["ece_noise_floor"]["estimate"]
+        out["ece_noise_floor_ci95"] = [held["ece_noise_floor"]["low"],
+                                       held["ece_noise_floor"]["high"]]
     if r.get("censoring", {}).get("available"):
         out["censoring"] = {v: {"auroc": d["auroc"], "bias": d["bias"],
                                 "rate_bias": d["rate_bias"]}
@@ -67,6 +70,8 @@ def verdict_lines(r: dict) -> list[str]:
                  f"slope {ci(x['calibration_slope'], 2)}")
     if "oracle_gap" in held:
         lines.append(f"oracle gap {ci(held['oracle_gap'])}")
+        lines.append(f"ECE of the true probabilities on the same rows (noise floor) "
+                     f"{ci(held['ece_noise_floor'])}")
     lines.append(f"subgroup flags: {len(r['subgroups']['flags'])}")
     return lines
 
