@@ -10,13 +10,14 @@ call `BootstrapEnsemble.load(dir).interval(X)` for the optional `interval` (low,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
 
 from riskmodel.calibration import PlattCalibrator, sigmoid
+from riskmodel.margins import MarginEvaluator
 
 ENSEMBLE_META_FILE = "ensemble.json"
 MEMBER_FILE = "ensemble_member_{:02d}.ubj"  # flat files: the manifest lists one directory
@@ -27,12 +28,22 @@ class BootstrapEnsemble:
     boosters: tuple[xgb.Booster, ...]
     calibrators: tuple[PlattCalibrator, ...]
     level: float = 0.95
+    # Set by `load` (serving): all members' margins in one call, bit-identical to XGBoost.
+    evaluator: MarginEvaluator | None = field(default=None, repr=False, compare=False)
+
+    def member_margins(self, X: np.ndarray) -> np.ndarray:
+        """(members, rows) float32 margins."""
+        if self.evaluator is not None:
+            return self.evaluator.margins(X).T
+        return np.vstack([b.inplace_predict(X, predict_type="margin", missing=np.nan)
+                          for b in self.boosters])
 
     def member_probabilities(self, X: np.ndarray) -> np.ndarray:
         """(members, rows) calibrated probabilities."""
-        return np.vstack([
-            sigmoid(c.log_odds(b.inplace_predict(X, predict_type="margin", missing=np.nan)))
-            for b, c in zip(self.boosters, self.calibrators, strict=True)])
+        margins = self.member_margins(X).astype(np.float64)
+        a = np.array([c.a for c in self.calibrators])[:, None]
+        b = np.array([c.b for c in self.calibrators])[:, None]
+        return sigmoid(a * margins + b)  # each member's PlattCalibrator.log_odds
 
     def interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tail = (1 - self.level) / 2 * 100
@@ -62,4 +73,5 @@ class BootstrapEnsemble:
             b.load_model(out_dir / MEMBER_FILE.format(i))
             boosters.append(b)
         return cls(tuple(boosters), tuple(PlattCalibrator.from_dict(c)
-                                          for c in meta["calibrators"]), float(meta["level"]))
+                                          for c in meta["calibrators"]), float(meta["level"]),
+                   MarginEvaluator(boosters))

@@ -10,11 +10,13 @@ for the optional `relapse_risk_curve`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
+
+from riskmodel.margins import MarginEvaluator
 
 SURVIVAL_BOOSTER_FILE = "survival_aft.ubj"
 SURVIVAL_META_FILE = "survival_aft.json"
@@ -27,21 +29,29 @@ class SurvivalModel:
     sigma: float
     distribution: str = "extreme"
     days: tuple[int, ...] = CURVE_DAYS
+    # Set by `load` (serving): the margin without XGBoost's per-call cost, bit-identical.
+    evaluator: MarginEvaluator | None = field(default=None, repr=False, compare=False)
 
     def mu(self, X: np.ndarray) -> np.ndarray:
+        if self.evaluator is not None:
+            return self.evaluator.margins(X)[:, 0].astype(np.float64)
         return self.booster.inplace_predict(X, predict_type="margin", missing=np.nan).astype(
             np.float64)
 
-    def risk_at(self, X: np.ndarray, days: float | np.ndarray) -> np.ndarray:
-        """P(relapse by `days` after course end); `days` scalar or one per row."""
-        z = (np.log(np.asarray(days, dtype=np.float64)) - self.mu(X)) / self.sigma
+    def _risk(self, mu: np.ndarray, days: float | np.ndarray) -> np.ndarray:
+        z = (np.log(np.asarray(days, dtype=np.float64)) - mu) / self.sigma
         if self.distribution != "extreme":
             raise ValueError("only the extreme-value (Weibull) AFT is supported")
         return 1.0 - np.exp(-np.exp(np.clip(z, -50, 50)))
 
+    def risk_at(self, X: np.ndarray, days: float | np.ndarray) -> np.ndarray:
+        """P(relapse by `days` after course end); `days` scalar or one per row."""
+        return self._risk(self.mu(X), days)
+
     def risk_curve(self, X: np.ndarray) -> list[dict[str, float]]:
         """Per row: {"30": risk, "90": ..., ...} for the supported horizons."""
-        risks = np.column_stack([self.risk_at(X, d) for d in self.days])
+        mu = self.mu(X)  # once for every horizon
+        risks = np.column_stack([self._risk(mu, d) for d in self.days])
         return [{str(d): float(r) for d, r in zip(self.days, row, strict=True)} for row in risks]
 
     def save(self, out_dir: Path) -> list[Path]:
@@ -60,4 +70,5 @@ class SurvivalModel:
         booster = xgb.Booster()
         booster.load_model(path / SURVIVAL_BOOSTER_FILE)
         meta = json.loads((path / SURVIVAL_META_FILE).read_text())
-        return cls(booster, float(meta["sigma"]), meta["distribution"], tuple(meta["days"]))
+        return cls(booster, float(meta["sigma"]), meta["distribution"], tuple(meta["days"]),
+                   MarginEvaluator([booster]))
