@@ -120,7 +120,10 @@ def _outcome_reasons(outcomes: pd.DataFrame, reasons: RowReasons, good_courses: 
     known = outcomes["course_id"].isin(good_courses)
     add(~known, "course not found among accepted courses")
     add(outcomes["course_id"].duplicated(keep=False), "course_id: duplicate")
-    expected_end = outcomes["course_id"].map(course_end)
+    if len(course_end):
+        expected_end = outcomes["course_id"].map(course_end)
+    else:  # every course quarantined; pandas cannot map onto an empty datetime Series
+        expected_end = pd.Series(pd.NaT, index=outcomes.index, dtype="datetime64[us]")
     add(known & expected_end.ne(outcomes["course_end_date"]).fillna(True),
         "course_end_date: differs from the last scheduled session")
     end, follow, relapse = (outcomes[c] for c in ("course_end_date", "followup_end_date",

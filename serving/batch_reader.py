@@ -65,12 +65,16 @@ def _read_table(path: Path, record: str) -> pa.Table:
         raise RecordFileError(f"{record}: cannot read {path.name}: {type(exc).__name__}") from exc
 
 
-def _course_keys(table: pa.Table) -> np.ndarray:
-    ids = table.column("course_id")
+def _course_keys(table: pa.Table) -> pa.Array:
+    ids = table.column("course_id").combine_chunks()
     if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
         ids = pc.cast(ids, pa.string())
     # validation strips text fields, so " C1" and "C1" are one course
-    return np.asarray(pc.utf8_trim_whitespace(ids).to_numpy(zero_copy_only=False), dtype=object)
+    return pc.utf8_trim_whitespace(ids)
+
+
+def _codes(indices: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _to_frame(table: pa.Table, rows: np.ndarray) -> pd.DataFrame:
@@ -99,10 +103,13 @@ class ChunkedRecords:
         self.files = InputFiles(paths, input_sha256(paths),
                                 {r: t.num_rows for r, t in self.tables.items()})
         self.chunk_courses = max(1, int(chunk_courses))
-        intake_keys = _course_keys(self.tables["intake"])
-        codes, uniques = pd.factorize(intake_keys, use_na_sentinel=True)
-        self.n_courses = len(uniques)
-        session_codes = pd.Index(uniques).get_indexer(_course_keys(self.tables["sessions"]))
+        # Course numbers in order of first appearance in intake (no id: -1), in arrow: a Python
+        # object per id cost more than reading the files.
+        courses = pc.dictionary_encode(_course_keys(self.tables["intake"]))
+        codes = _codes(courses.indices)
+        self.n_courses = len(courses.dictionary)
+        session_codes = _codes(pc.index_in(_course_keys(self.tables["sessions"]),
+                                           value_set=courses.dictionary))
         self.n_chunks = max(1, -(-self.n_courses // self.chunk_courses))
         self._rows = {"intake": self._split(codes), "sessions": self._split(session_codes)}
 
