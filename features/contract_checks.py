@@ -4,9 +4,10 @@ The same rules `features.schemas` gives pandera (required -> not nullable,
 ge/le -> in_range, codes -> isin, kind -> dtype), evaluated on a typed frame
 in a few vectorised passes. Validation uses them to find the rows that fail;
 pandera then runs on those rows only and writes their reasons, so a clean
-chunk never pays for pandera and a dirty one pays for its bad rows only.
-A test checks the masks against pandera on generated frames with bad values
-of every kind.
+chunk never pays for pandera and a dirty one pays for its bad rows only
+(or, with `validate_records(..., confirm=False)`, the masks write the same
+reasons and pandera is not run). tests/unit/test_fast_validation.py checks
+masks and pandera agree on generated frames with bad values of every kind.
 """
 
 from __future__ import annotations
@@ -103,6 +104,18 @@ def contract_failures(typed: pd.DataFrame, record: str) -> list[Failure]:
             if rows.any():
                 failures.append(Failure(field.name, check, rows))
     return failures
+
+
+def mask_reasons(typed: pd.DataFrame, record: str,
+                 unparseable: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
+    """The reasons pandera's failures give (validation._schema_reasons), from the masks."""
+    found = []
+    for failure in contract_failures(typed, record):
+        rows = failure.rows
+        if failure.check == "not_nullable" and failure.column in unparseable:
+            rows = rows & ~unparseable[failure.column]  # an unparseable value is reported once
+        found.append((rows, failure.reason))
+    return found
 
 
 def failing_rows(typed: pd.DataFrame, record: str) -> np.ndarray | None:

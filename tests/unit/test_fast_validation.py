@@ -12,7 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.contract_checks import contract_failures, failing_rows, masks_cover_schema
+from features.contract_checks import (
+    contract_failures,
+    failing_rows,
+    mask_reasons,
+    masks_cover_schema,
+)
 from features.fields import RECORD_FIELDS, FieldDef
 from features.parsing import parse_frame
 from features.reasons import RowReasons
@@ -95,9 +100,12 @@ def test_fast_path_agrees_with_pandera(raw):
         assert masks == pandera
         assert failing_rows(ref, record).tolist() == sorted(
             {r for _, rows in pandera for r in rows})
-    fast_v = validate_records(raw, fast=True)
+        assert [(reason, rows.tolist()) for rows, reason in mask_reasons(ref, record, ref_bad)] \
+            == [(reason, rows.tolist()) for rows, reason in _schema_reasons(ref, record, ref_bad)]
     ref_v = validate_records(raw, fast=False)
+    fast_v = validate_records(raw)
     _assert_same(fast_v, ref_v)
+    _assert_same(validate_records(raw, confirm=False), ref_v)
     for record, n_in in fast_v.rows_in.items():
         assert n_in == len(getattr(fast_v, record)) + len(fast_v.quarantine[record])
 
@@ -109,7 +117,9 @@ def test_synthetic_cohort_fast_equals_reference(tmp_path: Path):
     raw = read_records(tmp_path)
     fast = validate_records(raw)
     assert all(len(q) for q in fast.quarantine.values())
-    _assert_same(fast, validate_records(raw, fast=False))
+    ref = validate_records(raw, fast=False)
+    _assert_same(fast, ref)
+    _assert_same(validate_records(raw, confirm=False), ref)
 
 
 def test_masks_cover_every_pandera_check():
