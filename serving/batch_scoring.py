@@ -19,7 +19,8 @@ from features.spec import FEATURE_NAMES
 from features.validation import validate_records
 from riskmodel.predictor import TOP_FACTORS, Explained, RiskModel
 
-_NAMES = np.array(FEATURE_NAMES, dtype=object)
+_NAME_TEXT = pa.array(FEATURE_NAMES, pa.string())
+_DIRECTION_TEXT = pa.array(["lowers", "raises"], pa.string())  # index: contribution > 0
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,10 @@ def top_factor_column(values: np.ndarray, contributions: np.ndarray,
     rows, cols, shap = rows[keep], cols[keep], shap[keep]
     vals = values[rows, cols]
     structs = pa.StructArray.from_arrays(
-        [pa.array(_NAMES[cols], pa.string()),
+        [_NAME_TEXT.take(pa.array(cols)),
          pa.array(vals, pa.float64(), mask=np.isnan(vals)),
          pa.array(shap, pa.float64()),
-         pa.array(np.where(shap > 0, "raises", "lowers"), pa.string())],
+         _DIRECTION_TEXT.take(pa.array((shap > 0).astype(np.int8)))],
         names=["feature", "value", "shap_log_odds", "direction"])
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
