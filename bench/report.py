@@ -148,17 +148,22 @@ def _md(r: dict, plots: list[str]) -> str:
     training = r.get("training") or {}
     if training:
         L += ["", "## Training (`training.train.train`, features included)", "",
-              "| courses | wall s | peak MB | features s | fit s | test AUROC | growth vs "
-              "previous size |", "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+              "| courses | wall s | peak MB | features s | fit s | gates s | extras s | "
+              "test AUROC | growth vs previous size |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         prev = None
         for n, t in training.items():
             growth = "" if prev is None else (f"time x{t['seconds'] / prev['seconds']:.1f}, "
                                               f"memory x{t['peak_rss_mb'] / prev['peak_rss_mb']:.1f}")
             st = t["stage_seconds"]
             L.append(f"| {int(n):,} | {t['seconds']:.1f} | {t['peak_rss_mb']:,.0f} | "
-                     f"{st.get('features', 0):.1f} | {st.get('fit', 0):.1f} | {t['auroc']:.3f} | "
+                     f"{st.get('features', 0):.1f} | {st.get('fit', 0):.1f} | "
+                     f"{st.get('gates', 0):.1f} | {st.get('extras', 0):.1f} | {t['auroc']:.3f} | "
                      f"{growth} |")
             prev = t
+        L += ["", "extras: the bootstrap ensemble (10 members) and the survival model fitted for a "
+              "promoted version (riskmodel/extras.py); gates: the patient bootstrap behind every "
+              "promotion gate."]
     serving = r.get("serving") or {}
     L += ["", "## Serving under load (wrk over loopback)", ""]
     if "skipped" in serving:
