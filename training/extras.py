@@ -14,8 +14,10 @@ ENSEMBLE_MEMBERS = 10  # bounded by make train's time budget
 
 
 def fit_extras(prep, *, rounds: int, params: FitParams, seed: int,
-               members: int = ENSEMBLE_MEMBERS) -> tuple[SurvivalModel, BootstrapEnsemble]:
-    """`prep`: training.prepare.Prepared; `rounds`: the classifier's boosted rounds."""
+               members: int = ENSEMBLE_MEMBERS,
+               client=None) -> tuple[SurvivalModel, BootstrapEnsemble]:
+    """`prep`: training.prepare.Prepared; `rounds`: the classifier's boosted rounds;
+    `client`: a Dask client (ENGINE=dask) fits the ensemble members on its workers."""
     frame = prep.ts.frame
     time_days = frame["time_days"].to_numpy(dtype=float)
     event = frame["event_observed"].to_numpy(dtype=bool)
@@ -26,5 +28,5 @@ def fit_extras(prep, *, rounds: int, params: FitParams, seed: int,
     ensemble = fit_ensemble(prep.X[ltr], prep.y[ltr], prep.weights[ltr],
                             frame["patient_id"].to_numpy()[ltr], prep.X[lva], prep.y[lva],
                             prep.weights[lva], rounds=rounds, members=members, seed=seed,
-                            params=params)
+                            params=params, client=client)
     return survival, ensemble

@@ -186,8 +186,13 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                                   extra_files={TRIPOD_CHECKLIST.name: checklist})
             # Optional parts for serving (issue 6): risk curve and prediction intervals.
             t_extras = time.perf_counter()
+            client = None
+            if engine == "dask":
+                from training.dask_cluster import get_client
+
+                client = get_client()
             survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
-                                            params=params, seed=seed)
+                                            params=params, seed=seed, client=client)
             result["seconds"]["extras"] = time.perf_counter() - t_extras
             sha = attach_extras(final, survival=survival, ensemble=ensemble)
             set_champion(settings.models_dir, version)

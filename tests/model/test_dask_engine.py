@@ -67,3 +67,21 @@ def test_dask_engine_matches_pandas(cohort_dir, dask_client):
                                            params=params, seed=11))
     assert fits["pandas"] > 0.65
     assert abs(fits["dask"] - fits["pandas"]) <= 0.01, fits
+
+
+def test_dask_ensemble_members_equal_the_in_process_ones(cohort_dir, dask_client):
+    """ENGINE=dask fits the bootstrap members as parallel tasks: same resamples, same seeds,
+    so the same intervals as fitting them one after another here."""
+    from training.intervals import fit_ensemble
+    from training.prepare import prepare
+
+    prep = prepare(cohort_dir, seed=11, verbose=False)
+    tr, va = prep.rows(prep.split.train)[:4000], prep.rows(prep.split.valid)[:2000]
+    args = (prep.X[tr], prep.y[tr], prep.weights[tr], prep.ts.frame["patient_id"].to_numpy()[tr],
+            prep.X[va], prep.y[va], prep.weights[va])
+    local = fit_ensemble(*args, rounds=30, members=3, seed=5)
+    remote = fit_ensemble(*args, rounds=30, members=3, seed=5, client=dask_client)
+    X = prep.X[prep.split.test][:500]
+    np.testing.assert_allclose(remote.member_probabilities(X), local.member_probabilities(X),
+                               atol=1e-6)
+    assert len(remote.boosters) == 3
