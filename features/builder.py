@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features import segments as seg
 from features.spec import FEATURE_NAMES, INTAKE_FLAGS, INTAKE_NUMERIC
@@ -126,6 +128,21 @@ def _codes(values: pd.Series) -> np.ndarray:
     return np.array(values.astype(object).where(values.notna(), None).to_numpy(), dtype=object)
 
 
+def _arrow_text(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("str").array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _positions(keys: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each key among the unique `ids` (-1 if absent), hashed in arrow: a pandas
+    Index of Python strings cost more than the features."""
+    ids_arrow = _arrow_text(ids)
+    if len(pc.unique(ids_arrow)) != len(ids_arrow):
+        raise ValueError("intake course ids are not unique")
+    found = pc.index_in(_arrow_text(keys), value_set=ids_arrow)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def course_batch_from_frames(intake: pd.DataFrame, sessions: pd.DataFrame) -> CourseBatch:
     """Validated intake and session frames -> a CourseBatch (bulk path)."""
     course_ids = intake["course_id"].astype(str).tolist()
@@ -133,7 +150,7 @@ def course_batch_from_frames(intake: pd.DataFrame, sessions: pd.DataFrame) -> Co
     for name in ("sex", "employment", "therapy_type"):
         it[name] = _codes(intake[name])
     it["intake_day"] = _days(intake["intake_date"])
-    index = pd.Index(course_ids).get_indexer(sessions["course_id"].astype(str))
+    index = _positions(sessions["course_id"], intake["course_id"])
     if (index < 0).any():
         raise ValueError("sessions reference courses missing from intake")
     ss = {
