@@ -4,6 +4,8 @@ The first request to arrive while the model is idle runs alone at once; those
 arriving while a call is running queue up and the next leader explains all of
 them in one call. A model call has a large fixed cost (about 3-20 ms for 1 row,
 little more for 32), so many clinicians scoring single courses share it.
+The pipeline uses it only with the `pred_contribs` engine: the fast TreeSHAP engine's
+call costs ~10 us, less than handing work between threads.
 BentoML's adaptive batching was not used: it merges inputs from different
 callers into one function call, losing who asked, which the audit event needs.
 """

@@ -41,8 +41,13 @@ def format_ts(value: datetime) -> str:
     return normalise_ts(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_BUILTIN = frozenset({float, int, str, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python scalars, so the service may pass them unconverted."""
+    if type(value) in _BUILTIN:  # the common case, ~90 values an event: skip the lookup
+        return value
     item = getattr(value, "item", None)
     return item() if callable(item) and not isinstance(value, (str, bytes)) else value
 
@@ -287,6 +292,18 @@ def chain_message(chain: ChainName, seq: int, key_id: str, prev_hash: str,
     body = {"chain": chain, "seq": seq, "key_id": key_id, "prev_hash": prev_hash,
             "content": content}
     return canonical_json(body).encode("ascii")
+
+
+def chain_message_text(chain: ChainName, seq: int, key_id: str, prev_hash: str,
+                       content_text: str) -> bytes:
+    """`chain_message` from the content's canonical text: the same bytes, without
+    re-serialising the content (so it can be prepared before the write lock is taken).
+
+    Canonical key order of the body: chain, content, key_id, prev_hash, seq.
+    """
+    return (f'{{"chain":{json.dumps(chain)},"content":{content_text},'
+            f'"key_id":{json.dumps(key_id)},"prev_hash":{json.dumps(prev_hash)},'
+            f'"seq":{int(seq)}}}').encode("ascii")
 
 
 _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {

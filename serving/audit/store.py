@@ -15,6 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +60,13 @@ from serving.audit.events import (
     StoredAccess,
     StoredOutcome,
     StoredPrediction,
-    chain_message,
+    canonical_json,
+    chain_message_text,
     content_from_row,
     normalise_ts,
     row_from_event,
 )
+from serving.audit.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from serving.audit.verify import VerifyReport
@@ -110,6 +113,8 @@ outcomes_table = Table(
 _TABLES = {PREDICTION_CHAIN: events_table, ACCESS_CHAIN: access_table,
            OUTCOME_CHAIN: outcomes_table}
 CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN)
+_HEAD_SQL = {chain: f"SELECT seq, hash FROM {table.name} ORDER BY seq DESC LIMIT 1"
+             for chain, table in _TABLES.items()}
 
 
 class AuditError(RuntimeError):
@@ -129,6 +134,14 @@ def _describe(exc: BaseException) -> str:
 
 def _link(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in ("seq", "key_id", "prev_hash", "hash")}
+
+
+def _prepare(chain: ChainName, event: PredictionEvent | AccessEvent | OutcomeEvent,
+             ) -> tuple[dict[str, Any], str]:
+    """Column values and the canonical text of the hashed content (read back from the
+    row as the verifier will, so what is hashed is exactly what the database holds)."""
+    row = row_from_event(chain, event)
+    return row, canonical_json(content_from_row(chain, row))
 
 
 def _safe_url(url: str) -> str:
@@ -178,6 +191,9 @@ class AuditStore:
             raise AuditError(f"cannot open audit store at {_safe_url(url)}: "
                              f"{_describe(exc)}") from None
         self.checkpoints = CheckpointLog(self.checkpoint_dir, self.store_id)
+        # Concurrent appends of this process to one chain share a transaction.
+        self._groups = {chain: GroupCommit(partial(self._write_group, chain))
+                        for chain in CHAINS}
         # A store created before migration 0002, opened read-only, has no outcome table yet.
         self._tables_present = self._present_tables()
         if created or (not read_only and not self.checkpoints.path.exists()
@@ -333,32 +349,42 @@ class AuditStore:
     def _append(self, chain: ChainName,
                 events: Sequence[PredictionEvent | AccessEvent | OutcomeEvent],
                 ) -> list[dict[str, Any]]:
+        """Chain and commit `events` (all or none); returns their rows once committed."""
         if not events:
             return []
+        try:  # serialised before joining a group: a refused value fails this caller only
+            prepared = [_prepare(chain, ev) for ev in events]
+        except ValueError as exc:  # canonical form refused a value
+            raise AuditWriteError(f"audit event not serialisable: {exc}") from None
+        return self._groups[chain].submit(prepared, len(prepared))
+
+    def _write_group(self, chain: ChainName,
+                     jobs: Sequence[list[tuple[dict[str, Any], str]]]) -> list[list[dict]]:
+        """One transaction for the queued jobs of one chain, chained in arrival order."""
         key_id, key = self.audit_keys.current_id, self.audit_keys.current
-        table = _TABLES[chain]
+        out: list[list[dict[str, Any]]] = []
         try:
             with self._write_conn() as conn, conn.begin():
                 self._lock(conn, chain)
                 first, prev = self._head_in(conn, chain)
-                rows = []
-                for seq, ev in enumerate(events, first + 1):
-                    row = row_from_event(chain, ev)
-                    content = content_from_row(chain, row)
-                    digest = hmac_hex(key, chain_message(chain, seq, key_id, prev, content))
-                    row.update(seq=seq, key_id=key_id, prev_hash=prev, hash=digest)
-                    rows.append(row)
-                    prev = digest
-                conn.execute(table.insert(), rows)
+                seq = first
+                for job in jobs:
+                    rows = []
+                    for row, content_text in job:
+                        seq += 1
+                        digest = hmac_hex(key, chain_message_text(chain, seq, key_id, prev,
+                                                                  content_text))
+                        rows.append({**row, "seq": seq, "key_id": key_id, "prev_hash": prev,
+                                     "hash": digest})
+                        prev = digest
+                    out.append(rows)
+                conn.execute(_TABLES[chain].insert(), [r for rows in out for r in rows])
             # leaving the block committed the transaction: the events are durable
         except SQLAlchemyError as exc:
             raise AuditWriteError(f"audit write failed: {_describe(exc)}") from None
-        except ValueError as exc:  # canonical form refused a value
-            raise AuditWriteError(f"audit event not serialisable: {exc}") from None
-        last = rows[-1]["seq"]
-        if last // self.checkpoint_every > first // self.checkpoint_every:
-            self._checkpoint_quietly(chain, last, prev)
-        return rows
+        if seq // self.checkpoint_every > first // self.checkpoint_every:
+            self._checkpoint_quietly(chain, seq, prev)
+        return out
 
     def _lock(self, conn: Connection, chain: ChainName) -> None:
         if self.dialect == "postgresql":  # SQLite already holds the write lock (IMMEDIATE)
@@ -367,9 +393,9 @@ class AuditStore:
 
     @staticmethod
     def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str]:
-        table = _TABLES[chain]
-        row = conn.execute(select(table.c.seq, table.c.hash)
-                           .order_by(table.c.seq.desc()).limit(1)).first()
+        # Plain SQL valid on both dialects: read once per write transaction, and building
+        # the Core select (cache key, compile) cost more than running it.
+        row = conn.exec_driver_sql(_HEAD_SQL[chain]).first()
         return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
     def head(self, chain: ChainName = PREDICTION_CHAIN) -> tuple[int, str]:

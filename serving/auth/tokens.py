@@ -55,7 +55,11 @@ def decode(token: str, keys: VerificationKeys, *, audience: str | list[str],
 
 def verify_bearer(token: str, keys: VerificationKeys, *, audience: str,
                   issuer: str | None = None) -> Principal:
-    claims = decode(token, keys, audience=audience, issuer=issuer)
+    return principal_from_claims(decode(token, keys, audience=audience, issuer=issuer))
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    """The caller named by verified claims (role and subject checked)."""
     role = claims.get("role")
     if role not in ROLES:
         raise TokenError("token carries no known role", status=403)

@@ -1,0 +1,195 @@
+"""Group commit: concurrent appends share transactions, each caller returns only once its
+events are committed, a bad request fails alone, and the chain stays one verified chain."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from serving.audit import AuditStore, AuditWriteError, KeyRing, PredictionEvent
+from serving.audit.events import (
+    PREDICTION_CHAIN,
+    canonical_json,
+    chain_message,
+    chain_message_text,
+    content_from_row,
+    row_from_event,
+)
+from serving.audit.group_commit import GroupCommit, _Job
+from tests.unit.test_audit_chain import make_event
+
+# ------------------------------------------------------------------ GroupCommit itself
+
+
+def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
+    started, release = threading.Event(), threading.Event()
+    groups: list[list[int]] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        groups.append(list(items))
+        if len(groups) == 1:
+            started.set()
+            release.wait(10)
+        return [i * 10 for i in items]
+
+    gc: GroupCommit[int, int] = GroupCommit(write)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(gc.submit, 0)
+        assert started.wait(10)
+        rest = [pool.submit(gc.submit, i) for i in range(1, 6)]
+        while len(gc._pending) < 5:  # all five queued behind the running commit
+            time.sleep(0.001)
+        release.set()
+        assert first.result() == 0 and [f.result() for f in rest] == [10, 20, 30, 40, 50]
+    assert groups == [[0], [1, 2, 3, 4, 5]]
+    assert gc.stats.transactions == 2 and gc.stats.largest == 5
+
+
+def test_a_failing_group_is_retried_one_job_at_a_time() -> None:
+    calls: list[list[str]] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        calls.append(list(items))
+        if "bad" in items:
+            raise AuditWriteError("duplicate")
+        return [f"ok-{i}" for i in items]
+
+    gc: GroupCommit[str, str] = GroupCommit(write)
+    jobs = [_Job(x, 1) for x in ("a", "bad", "c")]
+    gc._pending.extend(jobs)
+    gc._busy = True
+    gc._run(gc._take())
+    assert calls == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    assert [j.result for j in jobs] == ["ok-a", None, "ok-c"]
+    assert isinstance(jobs[1].error, AuditWriteError) and jobs[0].error is None
+    assert all(j.done for j in jobs) and not gc._busy
+
+
+def test_group_size_is_bounded_but_a_large_job_still_runs() -> None:
+    groups: list[list[int]] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        groups.append(list(items))
+        return list(items)
+
+    gc: GroupCommit[int, int] = GroupCommit(write, max_size=10)
+    jobs = [_Job(size, size) for size in (4, 5, 3, 50, 1)]
+    gc._pending.extend(jobs)
+    gc._busy = True
+    batch = gc._take()
+    while batch:  # each commit hands the lead (and the next group) to the oldest queued job
+        gc._run(batch)
+        leader = next((j for j in jobs if j.batch), None)
+        batch = None
+        if leader is not None:
+            batch, leader.batch = leader.batch, None
+    assert groups == [[4, 5], [3], [50], [1]]
+    assert all(j.done for j in jobs) and not gc._busy
+
+
+def test_every_caller_gets_its_own_result_under_contention() -> None:
+    def write(items):  # noqa: ANN001, ANN202
+        time.sleep(0.002)
+        return [i * i for i in items]
+
+    gc: GroupCommit[int, int] = GroupCommit(write)
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(gc.submit, range(200))) == [i * i for i in range(200)]
+    assert gc.stats.jobs == 200 and gc.stats.transactions < 200
+
+
+# ------------------------------------------------------------------ the hashed message
+
+
+@given(seq=st.integers(1, 10**12), prev=st.text(min_size=0, max_size=70),
+       key_id=st.text(min_size=1, max_size=20),
+       prob=st.floats(0, 1), shap=st.floats(-1e6, 1e6), feature=st.one_of(
+           st.none(), st.floats(-1e9, 1e9), st.integers(-10**6, 10**6), st.booleans(),
+           st.text(max_size=10)))
+def test_message_from_content_text_is_byte_identical(seq: int, prev: str, key_id: str,
+                                                     prob: float, shap: float,
+                                                     feature: object) -> None:
+    event = make_event(probability=prob, shap_values={"a": shap, "b": -0.0},
+                       features={"x": feature, "z": 0.5})
+    content = content_from_row(PREDICTION_CHAIN, row_from_event(PREDICTION_CHAIN, event))
+    assert chain_message_text(PREDICTION_CHAIN, seq, key_id, prev, canonical_json(content)) \
+        == chain_message(PREDICTION_CHAIN, seq, key_id, prev, content)
+
+
+# ------------------------------------------------------------------ the store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AuditStore:
+    s = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}",
+                   audit_keys=KeyRing.single("k1", b"k" * 32),
+                   patient_keys=KeyRing.single("p1", b"p" * 32),
+                   checkpoint_dir=tmp_path / "cp", checkpoint_every=7)
+    yield s
+    s.close()
+
+
+def _event(store: AuditStore, i: int, **overrides: object) -> PredictionEvent:
+    return make_event(i, patient_ref=store.patient_ref(f"MRN{i}"),
+                      course_ref=store.course_ref(f"C{i}"), request_id=f"req-{i}", **overrides)
+
+
+def test_concurrent_requests_form_one_verified_chain_in_fewer_transactions(store) -> None:
+    def request(i: int) -> list[int]:
+        return [e.seq for e in store.append_many([_event(store, 10 * i + k) for k in range(3)])]
+
+    with ThreadPoolExecutor(12) as pool:
+        seqs = list(pool.map(request, range(120)))
+    flat = sorted(s for job in seqs for s in job)
+    assert flat == list(range(1, 361))
+    assert all(job == list(range(job[0], job[0] + 3)) for job in seqs)  # a request's events
+    stats = store._groups[PREDICTION_CHAIN].stats                          # stay together
+    assert stats.jobs == 120 and stats.transactions < 120
+    report = store.verify()
+    assert report.ok, str(report)
+    assert report.chains["prediction"].rows_verified == 360
+
+
+def test_a_bad_request_in_a_group_fails_alone(store, monkeypatch) -> None:
+    first = store.append(_event(store, 1))
+    good = [_event(store, 100 + i) for i in range(4)]
+    duplicate = _event(store, 2, event_id=first.event_id)  # refused by the database
+    gate = threading.Event()
+    original = store._write_group
+
+    def slow_first(chain, jobs):  # noqa: ANN001, ANN202
+        gate.wait(10)  # hold the writer so the others queue into one group
+        return original(chain, jobs)
+
+    monkeypatch.setattr(store._groups[PREDICTION_CHAIN], "_write",
+                        lambda jobs: slow_first(PREDICTION_CHAIN, jobs))
+    with ThreadPoolExecutor(6) as pool:
+        blocker = pool.submit(store.append, _event(store, 50))
+        time.sleep(0.05)
+        futures = [pool.submit(store.append, e) for e in good]
+        bad = pool.submit(store.append, duplicate)
+        while len(store._groups[PREDICTION_CHAIN]._pending) < 5:
+            time.sleep(0.001)
+        gate.set()
+        blocker.result()
+        stored = [f.result() for f in futures]
+        with pytest.raises(AuditWriteError) as info:
+            bad.result()
+    assert "MRN" not in str(info.value) and first.event_id not in str(info.value)
+    assert {s.event_id for s in stored} == {e.event_id for e in good}
+    assert store.head()[0] == 6
+    assert store.verify().ok
+
+
+def test_unserialisable_event_fails_before_joining_a_group(store) -> None:
+    bad = _event(store, 3).model_copy(update={"shap_values": {"a": float("nan")}})
+    with pytest.raises(AuditWriteError, match="not serialisable"):
+        store.append(bad)
+    assert store._groups[PREDICTION_CHAIN].stats.jobs == 0
+    assert store.head()[0] == 0
