@@ -4,6 +4,13 @@ A course is only usable whole: if its intake row or any of its sessions is
 bad, the course's rows are all quarantined (features depend on every session,
 so a partial course would silently change its course end and its features).
 Invariant, per file: rows in == rows accepted + rows quarantined.
+
+Per file, text is parsed with arrow (features/parsing.py) and the contract's
+checks run as array masks generated from features/fields.py
+(features/contract_checks.py); pandera, the slow part, runs only on the rows
+the masks flag and writes their reasons, so they are the reasons it always
+wrote. The cross-record rules work on integer course codes, and reasons are
+kept as masks until the few bad rows need their text (features/reasons.py).
 """
 
 from __future__ import annotations
