@@ -87,7 +87,7 @@ def noshap(model, data: Path, chunk: int) -> dict:
     records = ChunkedRecords(data, chunk)
     n = 0
     for raw in records:
-        v = validate_records(raw)
+        v = validate_records(raw, confirm=False)  # as serving.batch_scoring.score_chunk
         fb = build_features(course_batch_from_frames(v.intake, v.sessions))
         if len(fb.course_ids):
             model.predict_proba(fb.matrix)
