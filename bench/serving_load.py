@@ -22,6 +22,7 @@ import httpx
 from bench.common import PY, ROOT, stop_server
 
 CLIENTS = (1, 8, 32)
+DEFAULT_THREADS = "4"  # BENTO_THREADS for both servers unless set
 
 
 def find_token(env: dict[str, str]) -> tuple[str | None, str]:
@@ -104,13 +105,42 @@ def wrk(url: str, body: Path, token: str | None, clients: int, seconds: int) -> 
     raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
 
 
-def run(model_dir: Path, work: Path, seconds: int = 10) -> dict:
-    """Load every endpoint at 1, 8, 32 clients; a result dict, or a 'skipped' reason."""
+# Endpoint -> (server, route). Both servers run through the whole load so that load from
+# neighbours on the shared cores falls on echo and /score alike.
+ENDPOINTS = {"echo": ("echo", "/echo"), "score_1": ("score", "/score"),
+             "score_100": ("score", "/score")}
+SERVERS = {"echo": "bench.echo_service:EchoService",
+           "score": "serving.service:RelapseRiskService"}
+
+
+def _server_cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU used so far by a server and its worker processes."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            cpu = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += cpu.user + cpu.system
+    return total
+
+
+def run(model_dir: Path, work: Path, seconds: int = 10,
+        endpoints: tuple[str, ...] = ("echo", "score_1", "score_100")) -> dict:
+    """Load every endpoint at 1, 8, 32 clients; a result dict, or a 'skipped' reason.
+
+    At each client count the endpoints run back to back (echo first), and each run records
+    the server's CPU per request (`server_cpu_ms_per_request`), a figure that depends less
+    on what else shares the cores than req/s does.
+    """
     work.mkdir(parents=True, exist_ok=True)
     env = {"MODELS_DIR": str(model_dir.parent), "VAR_DIR": str(work / "var"),
            "BENTOML_HOME": str(work / "bentoml"), "BENTO_WORKERS":
            os.environ.get("BENTO_WORKERS", "2"), "BENTO_THREADS":
-           os.environ.get("BENTO_THREADS", "4")}
+           os.environ.get("BENTO_THREADS", DEFAULT_THREADS)}
     token, source = find_token(env)
     if token is None:
         return {"skipped": f"serving load skipped: {source}. Set BENCH_TOKEN or add the target."}
@@ -120,21 +150,108 @@ def run(model_dir: Path, work: Path, seconds: int = 10) -> dict:
     results: dict = {"token_source": source, "settings": {k: env[k] for k in
                                                           ("BENTO_WORKERS", "BENTO_THREADS")},
                      "seconds_per_run": seconds, "runs": {}}
-    for name, target, route in (("echo", "bench.echo_service:EchoService", "/echo"),
-                                ("score", "serving.service:RelapseRiskService", "/score")):
-        proc, base = _start(target, env, work / f"{name}.log")
-        try:
-            endpoints = ["echo"] if name == "echo" else ["score_1", "score_100"]
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    try:
+        for name in dict.fromkeys(ENDPOINTS[e][0] for e in endpoints):
+            servers[name] = _start(SERVERS[name], env, work / f"{name}.log")
+        for endpoint in endpoints:
+            (_, base), route = servers[ENDPOINTS[endpoint][0]], ENDPOINTS[endpoint][1]
+            probe = httpx.post(base + route, content=files[endpoint].read_bytes(),
+                               headers={"Content-Type": "application/json",
+                                        "Authorization": f"Bearer {token}"}, timeout=60)
+            if probe.status_code != 200:
+                raise RuntimeError(f"{endpoint}: probe answered {probe.status_code}")
+        for clients in CLIENTS:
             for endpoint in endpoints:
-                probe = httpx.post(base + route, content=files[endpoint].read_bytes(),
-                                   headers={"Content-Type": "application/json",
-                                            "Authorization": f"Bearer {token}"}, timeout=60)
-                if probe.status_code != 200:
-                    raise RuntimeError(f"{endpoint}: probe answered {probe.status_code}")
-                for clients in CLIENTS:
-                    results["runs"][f"{endpoint}@{clients}"] = {
-                        "endpoint": endpoint, "clients": clients,
-                        **wrk(base + route, files[endpoint], token, clients, seconds)}
-        finally:
+                (proc, base), route = servers[ENDPOINTS[endpoint][0]], ENDPOINTS[endpoint][1]
+                cpu = _server_cpu_seconds(proc)
+                out = wrk(base + route, files[endpoint], token, clients, seconds)
+                out["server_cpu_ms_per_request"] = (
+                    (_server_cpu_seconds(proc) - cpu) * 1000 / max(out["requests"], 1))
+                results["runs"][f"{endpoint}@{clients}"] = {
+                    "endpoint": endpoint, "clients": clients, **out}
+    finally:
+        for proc, _ in servers.values():
             stop_server(proc)
     return results
+
+
+def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
+                     out: Path | None = None) -> dict:
+    """In-process cost of one single-course /score, without HTTP: token check, request
+    parsing, `PredictionPipeline.predict` (features, SHAP, interval, risk curve, audit
+    write to SQLite under `work`) and the response's JSON. Per stage: median CPU ms of `n`
+    calls each; the whole request is also profiled with pyinstrument (text to `out`)."""
+    import statistics
+
+    os.environ.update(VAR_DIR=str(work / "var"), MODELS_DIR=str(model_dir.parent))
+    from config import get_settings
+
+    get_settings.cache_clear()
+    from riskmodel.predictor import RiskModel
+    from serving.audit import AuditStore
+    from serving.auth.keys import dev_keys
+    from serving.auth.tokens import issue_dev_token
+    from serving.auth.users import UserAuthenticator
+    from serving.example import example_request
+    from serving.pipeline import Caller, PredictionPipeline
+    from serving.recording import prediction_events
+    from serving.schemas import ScoreRequest, ScoreResponse
+    from serving.scoring import score_courses
+
+    settings = get_settings()
+    auth = UserAuthenticator.from_settings(settings)
+    token = issue_dev_token(dev_keys(settings.jwt_secret_path), role="clinician",
+                            sub="bench", audience=settings.jwt_audience)
+    body = json.dumps(example_request()).encode()
+    model = RiskModel.load(model_dir)
+    store = AuditStore(settings.audit_url)
+    pipeline = PredictionPipeline(model, store, coalesce=settings.score_coalescing)
+    courses = list(ScoreRequest.model_validate_json(body).courses)
+    scored = score_courses(pipeline.served_model, courses)
+
+    def events() -> list:
+        return prediction_events(store, model, courses, scored, request_id="0" * 32,
+                                 caller_sub="bench", caller_role="clinician",
+                                 endpoint="/score", latency_ms=1.0)
+
+    def request() -> bytes:
+        principal = auth({}, token)
+        req = ScoreRequest.model_validate_json(body)
+        served = pipeline.predict(list(req.courses), Caller(principal.sub, principal.role),
+                                  "/score")
+        return ScoreResponse(request_id=served.request_id, model=served.model,
+                             predictions=served.scored.predictions).model_dump_json().encode()
+
+    stages = {
+        "token check (cached after the first)": lambda: auth({}, token),
+        "parse + validate request": lambda: ScoreRequest.model_validate_json(body),
+        "features + SHAP + interval + curve": lambda: score_courses(pipeline.served_model,
+                                                                    courses),
+        "audit event objects": events,
+        "audit event objects + append (commit)": lambda: store.append_many(events()),
+        "whole request": request,
+    }
+    report: dict = {"n": n, "cpu_ms": {}, "wall_ms": {}}
+    for name, fn in stages.items():
+        for _ in range(20):
+            fn()
+        cpu, wall = [], []
+        for _ in range(n):
+            c, w = time.thread_time(), time.perf_counter()
+            fn()
+            cpu.append((time.thread_time() - c) * 1000)
+            wall.append((time.perf_counter() - w) * 1000)
+        report["cpu_ms"][name] = statistics.median(cpu)
+        report["wall_ms"][name] = statistics.median(wall)
+    if out is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0001)
+        with profiler:
+            for _ in range(n):
+                request()
+        out.write_text(profiler.output_text(unicode=False, color=False))
+        report["profile"] = str(out)
+    store.close()
+    return report

@@ -50,8 +50,8 @@ class SurvivalModel:
 
     def risk_curve(self, X: np.ndarray) -> list[dict[str, float]]:
         """Per row: {"30": risk, "90": ..., ...} for the supported horizons."""
-        mu = self.mu(X)  # once for every horizon
-        risks = np.column_stack([self._risk(mu, d) for d in self.days])
+        days = np.asarray(self.days, dtype=np.float64)
+        risks = self._risk(self.mu(X)[:, None], days[None, :])  # (rows, horizons), one pass
         return [{str(d): float(r) for d, r in zip(self.days, row, strict=True)} for row in risks]
 
     def save(self, out_dir: Path) -> list[Path]:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from features.requests import CourseRecord
 from features.spec import FEATURE_NAMES
 from riskmodel.predictor import RiskModel
 from serving.audit import AuditStore, PredictionEvent
 from serving.scoring import Scored
-
-
-def _value(x: float) -> float | None:
-    return None if np.isnan(x) else float(x)
 
 
 def prediction_events(store: AuditStore, model: RiskModel, courses: list[CourseRecord],
@@ -22,6 +16,8 @@ def prediction_events(store: AuditStore, model: RiskModel, courses: list[CourseR
     a = model.artifact
     thresholds = {"moderate_from": a.bands.moderate_from, "high_from": a.bands.high_from}
     e = scored.explained
+    # tolist() gives the same Python floats as float(x), without a numpy scalar per value.
+    values, contributions = scored.features.matrix.tolist(), e.contributions.tolist()
     events = []
     for i, course in enumerate(courses):
         events.append(PredictionEvent(
@@ -29,11 +25,10 @@ def prediction_events(store: AuditStore, model: RiskModel, courses: list[CourseR
             endpoint=endpoint, patient_ref=store.patient_ref(course.intake.patient_id),
             course_ref=store.course_ref(course.intake.course_id), model_name=a.name,
             model_version=a.version, model_sha256=a.sha256,
-            features={n: _value(v) for n, v in zip(FEATURE_NAMES, scored.features.matrix[i],
-                                                   strict=True)},
+            features={n: None if v != v else v  # NaN (missing) -> None
+                      for n, v in zip(FEATURE_NAMES, values[i], strict=True)},
             probability=float(e.probability[i]), risk_band=scored.bands[i], thresholds=thresholds,
-            shap_values={n: float(v) for n, v in zip(FEATURE_NAMES, e.contributions[i],
-                                                     strict=True)},
+            shap_values=dict(zip(FEATURE_NAMES, contributions[i], strict=True)),
             shap_base=float(e.base_log_odds[i]), latency_ms=latency_ms,
         ))
     return events

@@ -286,6 +286,27 @@ def content_from_row(chain: ChainName, row: Mapping[str, Any]) -> dict[str, Any]
     return content
 
 
+def content_text(chain: ChainName, row: Mapping[str, Any]) -> str:
+    """`canonical_json(content_from_row(chain, row))` without parsing the JSON columns back.
+
+    They already hold canonical text, which parses back and re-serialises to itself, so
+    it is spliced in as is; the other fields are serialised exactly as there.
+    """
+    parts = []
+    for name in _SORTED_CONTENT_FIELDS[chain]:
+        value = row[name]
+        if name in JSON_COLUMNS[chain]:
+            text = value
+        elif name == "ts":
+            text = json.dumps(format_ts(value) if isinstance(value, datetime) else str(value))
+        elif name in FLOAT_COLUMNS:
+            text = canonical_json(float(value))
+        else:
+            text = canonical_json(value)
+        parts.append(f"{json.dumps(name)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 def chain_message(chain: ChainName, seq: int, key_id: str, prev_hash: str,
                   content: Mapping[str, Any]) -> bytes:
     """Bytes the HMAC signs: chain name and position bind the row to its place."""
@@ -311,3 +332,4 @@ _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
     ACCESS_CHAIN: tuple(AccessEvent.model_fields),
     OUTCOME_CHAIN: tuple(OutcomeEvent.model_fields),
 }
+_SORTED_CONTENT_FIELDS = {chain: tuple(sorted(fields)) for chain, fields in _CONTENT_FIELDS.items()}

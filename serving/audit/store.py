@@ -60,9 +60,8 @@ from serving.audit.events import (
     StoredAccess,
     StoredOutcome,
     StoredPrediction,
-    canonical_json,
     chain_message_text,
-    content_from_row,
+    content_text,
     normalise_ts,
     row_from_event,
 )
@@ -138,10 +137,10 @@ def _link(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _prepare(chain: ChainName, event: PredictionEvent | AccessEvent | OutcomeEvent,
              ) -> tuple[dict[str, Any], str]:
-    """Column values and the canonical text of the hashed content (read back from the
-    row as the verifier will, so what is hashed is exactly what the database holds)."""
+    """Column values and the canonical text of the hashed content, taken from the row
+    (what the verifier reads back), so what is hashed is exactly what the database holds."""
     row = row_from_event(chain, event)
-    return row, canonical_json(content_from_row(chain, row))
+    return row, content_text(chain, row)
 
 
 def _safe_url(url: str) -> str:

@@ -122,6 +122,32 @@ def test_message_from_content_text_is_byte_identical(seq: int, prev: str, key_id
         == chain_message(PREDICTION_CHAIN, seq, key_id, prev, content)
 
 
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**15, 10**15),
+                   st.floats(allow_nan=False, allow_infinity=False), st.just(-0.0),
+                   st.text(max_size=12))
+
+
+@given(features=st.dictionaries(st.text(min_size=1, max_size=8), _scalar, max_size=6),
+       shap=st.dictionaries(st.text(min_size=1, max_size=8),
+                            st.floats(allow_nan=False, allow_infinity=False), max_size=6),
+       prob=st.floats(0, 1), base=st.floats(-50, 50), latency=st.floats(0, 1e6),
+       sub=st.text(min_size=1, max_size=30), filters=st.dictionaries(
+           st.text(min_size=1, max_size=5), _scalar, max_size=4))
+def test_content_text_equals_the_verifiers_canonical_form(features, shap, prob, base, latency,
+                                                          sub, filters) -> None:
+    from serving.audit.events import ACCESS_CHAIN, AccessEvent, content_text
+
+    event = make_event(features=features, shap_values=shap, probability=prob, shap_base=base,
+                       latency_ms=latency, caller_sub=sub)
+    row = row_from_event(PREDICTION_CHAIN, event)
+    assert content_text(PREDICTION_CHAIN, row) == canonical_json(
+        content_from_row(PREDICTION_CHAIN, row))
+    access = AccessEvent(caller_sub=sub, caller_role="auditor", action="list",
+                         event_ids=["a" * 32], filters=filters)
+    row = row_from_event(ACCESS_CHAIN, access)
+    assert content_text(ACCESS_CHAIN, row) == canonical_json(content_from_row(ACCESS_CHAIN, row))
+
+
 # ------------------------------------------------------------------ the store
 
 
