@@ -24,6 +24,7 @@ from features.fields import FieldDef
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
+TZ_SUFFIX = r"\d[T ]\d.*(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 
 # Plain decimals of at most 15 characters: at most 15 significant digits, so the
 # arrow cast (correctly rounded) and pandas' parser give the same double.
@@ -47,7 +48,10 @@ def parse_column(values: pd.Series, field: FieldDef) -> tuple[pd.Series, pd.Seri
         text = values.astype("str").str.strip()
         return text.where(~blank, None).astype("str"), pd.Series(False, index=values.index)
     if field.kind == "date":
-        parsed = pd.to_datetime(values.where(~blank), errors="coerce", format="ISO8601")
+        # A timestamp with a UTC offset names no single calendar day (and pandas refuses a
+        # column mixing offsets): such a cell is unparseable, not a failed file.
+        zoned = values.astype("str").str.strip().str.contains(TZ_SUFFIX, regex=True) & ~blank
+        parsed = pd.to_datetime(values.where(~blank & ~zoned), errors="coerce", format="ISO8601")
         parsed = parsed.astype("datetime64[us]")
         return parsed, parsed.isna() & ~blank
     if field.kind == "bool":

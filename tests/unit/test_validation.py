@@ -30,6 +30,9 @@ def test_clean_folder_accepts_everything(tmp_path):
     ("sessions", "ketamine_dose_mg_per_kg", "-0.5", "ketamine_dose_mg_per_kg: outside"),
     ("sessions", "session_date", "not a date", "session_date: unparseable date"),
     ("sessions", "session_date", "2023-12-01", "session_date: before intake"),
+    # a UTC offset names no single day; it used to fail the whole file
+    ("intake", "intake_date", "2024-01-02T10:00:00+01:00", "intake_date: unparseable date"),
+    ("sessions", "session_date", "2024-01-09T23:30:00Z", "session_date: unparseable date"),
 ])
 def test_bad_value_quarantines_the_whole_course_with_a_reason(tmp_path, record, column, value,
                                                               reason):
