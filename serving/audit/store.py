@@ -325,7 +325,7 @@ class AuditStore:
         """Write a batch in one transaction: all events are chained and committed, or none."""
         rows = self._append(PREDICTION_CHAIN, events)
         # The events were validated on construction; only the chain link is new.
-        return [StoredPrediction.model_construct(**dict(e), **_link(r))
+        return [StoredPrediction.model_construct(**e.__dict__, **_link(r))
                 for e, r in zip(events, rows, strict=True)]
 
     def record_access(self, sub: str, role: str, action: str, *,
@@ -338,12 +338,12 @@ class AuditStore:
         except ValueError as exc:
             raise AuditWriteError(f"invalid access record: {exc}") from None
         row = self._append(ACCESS_CHAIN, [access])[0]
-        return StoredAccess.model_construct(**dict(access), **_link(row))
+        return StoredAccess.model_construct(**access.__dict__, **_link(row))
 
     def record_outcome(self, outcome: OutcomeEvent) -> StoredOutcome:
         """Append an observed outcome (its own chain); prediction rows stay untouched."""
         row = self._append(OUTCOME_CHAIN, [outcome])[0]
-        return StoredOutcome.model_construct(**dict(outcome), **_link(row))
+        return StoredOutcome.model_construct(**outcome.__dict__, **_link(row))
 
     def _append(self, chain: ChainName,
                 events: Sequence[PredictionEvent | AccessEvent | OutcomeEvent],
