@@ -131,6 +131,7 @@ def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
                                        caller_role="batch", latency_ms=0.0))
         prof.stop()
     audit_text = prof.output_text(unicode=False, color=False, show_all=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# full path (no audit)\n" + text + "\n# audit write, 2,000 events\n"
                    + audit_text)
     return {"profile": str(out), "audit_events_profiled": len(scored)}

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "reports")
     args = ap.parse_args(argv)
     sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    args.out.mkdir(parents=True, exist_ok=True)  # reports/ is not in a fresh clone
     t0 = time.perf_counter()
     report: dict = {"command": "make bench" + (" FULL=1" if args.full else ""),
                     "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
