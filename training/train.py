@@ -71,13 +71,13 @@ def _champion_predictions(settings: Settings,
     return champion.predict_proba(part.X), champion.artifact.version
 
 
-def _gate(prep, part: TestPart, candidate: RiskModel, settings: Settings, *, bands: RiskBands,
+def _gate(prep, part: TestPart, p: np.ndarray, settings: Settings, *, bands: RiskBands,
           seed: int) -> tuple[list[dict], GateEvidence, str | None]:
     test = prep.split.test
     p_champion, champion_version = _champion_predictions(settings, part)
     evidence = collect_evidence(
         part.y, part.weights, prep.ts.frame["patient_id"].to_numpy()[test],
-        candidate.predict_proba(part.X), subgroup_columns(prep.ts.frame.iloc[test]),
+        p, subgroup_columns(prep.ts.frame.iloc[test]),
         high_cut=bands.high_from, seed=seed, p_champion=p_champion)
     return gates_table(evaluate_gates(evidence)), evidence, champion_version
 
@@ -132,7 +132,8 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
         test = prep.test_part(data_dir)
         metrics = evaluate_model(candidate, test)
         t_gates = time.perf_counter()
-        gates, evidence, champion_version = _gate(prep, test, candidate, settings,
+        p_test = candidate.predict_proba(test.X)  # the gates and the card's subgroups
+        gates, evidence, champion_version = _gate(prep, test, p_test, settings,
                                                   bands=RISK_BANDS, seed=seed)
         t_gates = time.perf_counter() - t_gates
         for k in ("auroc", "ece", "calibration_slope"):
@@ -160,7 +161,7 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
         t_sub = time.perf_counter()
         test_rows = split.test
         subgroups = subgroup_points(
-            test.y, candidate.predict_proba(test.X), test.weights,
+            test.y, p_test, test.weights,
             subgroup_columns(frame.iloc[test_rows])[list(CARD_ATTRIBUTES)],
             high_cut=bands.high_from)
         mlflow.log_metric("seconds_subgroups", time.perf_counter() - t_sub)
