@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from audit import AuditError, AuditStore
 from config import get_settings
 from monitoring.report import ReportInputs, write_report
 from monitoring.served import load_served
 from riskmodel.artifact import champion_path
-from serving.audit import AuditError, AuditStore
 
 
 def _reference(data_dir: Path | None) -> tuple[np.ndarray, str, list[str]]:

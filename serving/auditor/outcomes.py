@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from serving.audit import AuditWriteError, OutcomeEvent
+from audit import AuditWriteError, OutcomeEvent
 from serving.auditor.guard import require_role
 from serving.auditor.workspace import Workspace
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from serving.audit.chain import (
+from audit.chain import (
     Checkpoint,
     KeyRing,
     Surrogates,
@@ -20,7 +20,7 @@ from serving.audit.chain import (
     rotate_key,
     sign_checkpoint,
 )
-from serving.audit.events import (
+from audit.events import (
     GENESIS_HASH,
     PREDICTION_CHAIN,
     PredictionEvent,
@@ -30,7 +30,7 @@ from serving.audit.events import (
     content_from_row,
     row_from_event,
 )
-from serving.audit.verify import verify_chain
+from audit.verify import verify_chain
 
 KEYS = KeyRing.single("k1", b"k" * 32)
 PATIENTS = Surrogates(KeyRing.single("p1", b"p" * 32))
