@@ -36,7 +36,19 @@ class _Model(BaseModel):
                               allow_inf_nan=False)
 
 
-class PredictionEvent(_Model):
+class _Event(_Model):
+    """What every chained event carries: its id and its time (UTC)."""
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return normalise_ts(v)
+
+
+class PredictionEvent(_Event):
     """What the service reports for one served prediction."""
 
     request_id: Short
@@ -55,8 +67,6 @@ class PredictionEvent(_Model):
     shap_values: dict[str, float]
     shap_base: float
     latency_ms: float = Field(ge=0.0)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("features", "thresholds", "shap_values", mode="before")
     @classmethod
@@ -68,13 +78,8 @@ class PredictionEvent(_Model):
     def _builtin_scalar(cls, v: Any) -> Any:
         return plain_scalar(v)
 
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
 
-
-class AccessEvent(_Model):
+class AccessEvent(_Event):
     """One auditor read: who looked at what (event ids and/or the filters used)."""
 
     caller_sub: Short
@@ -82,20 +87,12 @@ class AccessEvent(_Model):
     action: Short
     event_ids: list[str] = Field(default_factory=list)
     filters: dict[str, Any] = Field(default_factory=dict)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
-
 
 OutcomeValue = Literal["relapsed", "no_relapse", "censored"]
 ISO_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
-class OutcomeEvent(_Model):
+class OutcomeEvent(_Event):
     """An observed outcome of a served course, linked to its predictions by reference.
 
     The prediction rows are never touched: the link is the course surrogate
@@ -109,30 +106,14 @@ class OutcomeEvent(_Model):
     relapse_date: str | None = Field(default=None, pattern=ISO_DATE_PATTERN)
     followup_end_date: str = Field(pattern=ISO_DATE_PATTERN)
     linked_event_ids: list[str] = Field(default_factory=list)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
-
-
-class JobEvent(_Model):
+class JobEvent(_Event):
     """One batch scoring job: what it read, how far it got, which prediction rows it wrote."""
 
     job_id: Short  # the request_id of the job's prediction events
     caller_sub: Short
     caller_role: Short
     details: dict[str, Any]  # input sha256, row counts, status, prediction seq range, model
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
-
 
 AuditEvent = PredictionEvent | AccessEvent | OutcomeEvent | JobEvent
 

@@ -308,7 +308,7 @@ class AuditStore:
     # -- reads -----------------------------------------------------------------
 
     @staticmethod
-    def _decode(chain: ChainName, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _decode(chain: ChainName, row: Mapping[Any, Any]) -> dict[str, Any]:
         out = dict(row)
         for name in JSON_COLUMNS[chain]:
             out[name] = json.loads(out[name])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from audit import AuditStore
-from audit.events import normalise_ts
+from audit.canonical import normalise_ts
 from features.spec import FEATURE_NAMES
 
 

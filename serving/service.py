@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from http import HTTPStatus
+from typing import cast
 
 import bentoml
 from bentoml.exceptions import BentoMLException, ServiceUnavailable
@@ -108,7 +109,9 @@ class RelapseRiskService:
         return explain_response(served)
 
 
-RelapseRiskService.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
-RelapseRiskService.add_asgi_middleware(BodyLimitMiddleware,
-                                       max_bytes=get_settings().max_body_bytes)
-RelapseRiskService.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)
+# The stacked decorators are typed as handing back the class; at run time this name is the
+# bentoml.Service that @bentoml.service made of it.
+_service = cast("bentoml.Service[RelapseRiskService]", RelapseRiskService)
+_service.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
+_service.add_asgi_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_body_bytes)
+_service.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)

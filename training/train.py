@@ -46,7 +46,7 @@ TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_che
 
 
 def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
-    out = {}
+    out: dict[str, list[float | None]] = {}
     for j, name in enumerate(FEATURE_NAMES):
         col = X[:, j][~np.isnan(X[:, j])]
         out[name] = [float(col.min()), float(col.max())] if col.size else [None, None]

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from audit.canonical import _canon, canonical_json
 from audit.chain import (
     Checkpoint,
     KeyRing,
@@ -24,8 +25,6 @@ from audit.events import (
     GENESIS_HASH,
     PREDICTION_CHAIN,
     PredictionEvent,
-    _canon,
-    canonical_json,
     chain_message,
     content_from_row,
     row_from_event,

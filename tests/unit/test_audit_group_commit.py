@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit import AuditStore, AuditWriteError, KeyRing, PredictionEvent
+from audit.canonical import canonical_json
 from audit.events import (
     PREDICTION_CHAIN,
-    canonical_json,
     chain_message,
     chain_message_text,
     content_from_row,
