@@ -30,8 +30,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## create .venv from uv.lock (installs uv with pip if missing)
 
-data: install ## synthetic cohort: intake, sessions, outcomes (+ oracle/) in DATA_DIR
-	$(PY) -m synthetic --n $(N) --seed $(SEED) --out $(DATA_DIR)
+data: install ## synthetic cohort in DATA_DIR (+ oracle/); SCENARIO=disparity, EFFECTS=file.toml
+	$(PY) -m synthetic --n $(N) --seed $(SEED) --out $(DATA_DIR) \
+	  --scenario $(or $(SCENARIO),default) $(if $(EFFECTS),--effects $(EFFECTS),)
 
 validate: install ## check DATA_DIR against the contract; bad rows to var/quarantine/
 	$(PY) -m features validate $(DATA_DIR)

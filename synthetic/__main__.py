@@ -1,13 +1,15 @@
 """CLI: python -m synthetic --n 20000 --seed 7 --out data/raw [--format csv|parquet].
 
 Writes intake, sessions and outcomes into --out, and the truth into
-<out>/oracle/ (oracle.csv, injected_errors.csv), which no pipeline step
-may read except evaluation against the truth.
+<out>/oracle/ (oracle.csv, injected_errors.csv, generator.json: the effects
+and options used), which no pipeline step may read except evaluation against
+the truth.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from synthetic.cohort import Cohort, generate
+from synthetic.effects import DISPARITY_DEFAULT_GROUP, Effects
+from synthetic.followup import RELAPSE_TIME_FAMILIES
 
 
 def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
@@ -42,7 +46,14 @@ def write_cohort(cohort: Cohort, out: Path, fmt: str = "csv") -> list[Path]:
         write_table(cohort.outcomes, out / "outcomes", fmt),
         write_table(cohort.oracle, out / "oracle" / "oracle", "csv"),
         write_table(cohort.injected_errors, out / "oracle" / "injected_errors", "csv"),
+        _write_generator_json(cohort, out / "oracle" / "generator.json"),
     ]
+
+
+def _write_generator_json(cohort: Cohort, path: Path) -> Path:
+    path.write_text(json.dumps({"effects": cohort.effects.to_dict(),
+                                "relapse_time": cohort.relapse_time}, indent=2) + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("data/raw"))
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    parser.add_argument("--effects", type=Path, default=None,
+                        help="TOML file overriding effect sizes (synthetic/effects.py)")
+    parser.add_argument("--scenario", choices=("default", "disparity"), default="default",
+                        help=f"disparity: {DISPARITY_DEFAULT_GROUP!r} courses carry an "
+                             "unrecorded log-odds shift (effects.disparity_log_or)")
+    parser.add_argument("--relapse-time", choices=RELAPSE_TIME_FAMILIES, default="weibull")
     args = parser.parse_args(argv)
+    try:
+        effects = Effects.from_toml(args.effects) if args.effects else Effects()
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.scenario == "disparity" and not effects.disparity_group:
+        effects = effects.with_disparity(DISPARITY_DEFAULT_GROUP)
 
     t0 = time.perf_counter()
-    cohort = generate(args.n, args.seed)
+    cohort = generate(args.n, args.seed, effects, args.relapse_time)
     t1 = time.perf_counter()
     paths = write_cohort(cohort, args.out, args.format)
     t2 = time.perf_counter()

@@ -24,6 +24,7 @@ from features.fields import (
 )
 from synthetic import followup, risk
 from synthetic.corrupt import corrupt_values, plan_rows
+from synthetic.effects import DEFAULT_EFFECTS, Effects
 from synthetic.frames import bool_column, frame, ids, int_column, iso_dates, take_text, text
 from synthetic.missing import blank_intake, blank_sessions
 from synthetic.population import PANDEMIC, START_DAY, intake_values, make_courses
@@ -42,6 +43,8 @@ class Cohort:
     outcomes: pd.DataFrame
     oracle: pd.DataFrame
     injected_errors: pd.DataFrame
+    effects: Effects = DEFAULT_EFFECTS
+    relapse_time: str = "weibull"
 
     def summary(self) -> dict[str, float]:
         o = self.oracle
@@ -69,10 +72,18 @@ def auroc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * (len(y) - pos)))
 
 
-def generate(n: int, seed: int) -> Cohort:
-    """Generate n courses deterministically from seed."""
+def generate(n: int, seed: int, effects: Effects = DEFAULT_EFFECTS,
+             relapse_time: str = "weibull") -> Cohort:
+    """Generate n courses deterministically from seed.
+
+    `effects` sets the true risk's coefficients (synthetic.effects); `relapse_time` the
+    family of the time to relapse ("weibull", or "loglogistic" to check a Weibull-family
+    survival model on data it does not assume). Neither changes the random streams.
+    """
     if n < 1:
         raise ValueError("n must be at least 1")
+    if effects.disparity_group and effects.disparity_group not in RACES:
+        raise ValueError(f"disparity group must be one of {RACES}")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     r_pop, r_intake, r_sess, r_time, r_loss, r_miss, r_ids, r_bad = streams
 
@@ -81,10 +92,13 @@ def generate(n: int, seed: int) -> Cohort:
     s = schedule(c, v, r_sess)
     x = {**v, **course_summary(s, v)}
     end = s["course_end_day"]
+    in_group = (np.asarray(RACES)[v["race"]] == effects.disparity_group
+                if effects.disparity_group else np.zeros(n, dtype=bool))
     true_logit = risk.true_logit(x, site_array("risk_offset")[c["site"]],
-                                 followup.site_time_offset(end, START_DAY, PANDEMIC))
+                                 followup.site_time_offset(end, START_DAY, PANDEMIC),
+                                 effects, in_group)
     p = risk.true_probability(true_logit)
-    relapse = followup.relapse_day(p, r_time)
+    relapse = followup.relapse_day(p, r_time, relapse_time)
     fu_days, _ = followup.followup_days(end, x, true_logit, r_loss)
     out = followup.outcomes(end, relapse, fu_days)
     vi = blank_intake(v, c["site"], r_miss)
@@ -135,6 +149,7 @@ def generate(n: int, seed: int) -> Cohort:
         "true_relapsed_180d": relapse <= HORIZON_DAYS,
         "true_relapse_day": relapse,
         "censored": out["censored"],
+        "disparity_group": in_group,
     })
     errors = corrupt_values(intake, sessions, outcomes, plan, s["course"], r_bad)
-    return Cohort(intake, sessions, outcomes, oracle, errors)
+    return Cohort(intake, sessions, outcomes, oracle, errors, effects, relapse_time)

@@ -15,6 +15,8 @@ from features.fields import HORIZON_DAYS
 from synthetic.population import EPOCH
 
 WEIBULL_SHAPE = 0.8
+LOGLOGISTIC_SHAPE = 1.3  # hazard rises for the first weeks, then falls: not a Weibull
+RELAPSE_TIME_FAMILIES = ("weibull", "loglogistic")
 MAX_RELAPSE_DAY = 3650  # "not within ten years"; keeps dates finite
 PLANNED_FOLLOWUP_DAYS = 365
 EXTRACT_DAY = int((np.datetime64("2026-06-30", "D") - EPOCH).astype(int))  # data pulled
@@ -23,11 +25,21 @@ LOSS_SHAPE = 0.7  # losses come early: most who drop out do so in the first mont
 UNEMPLOYED = 1
 
 
-def relapse_day(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Days from course end to the first heavy drinking day (1 = the day after)."""
+def relapse_day(p: np.ndarray, rng: np.random.Generator, family: str = "weibull") -> np.ndarray:
+    """Days from course end to the first heavy drinking day (1 = the day after).
+
+    Either family is scaled per course so that F(180) = p exactly.
+    """
     p = np.clip(p, 1e-6, 1 - 1e-6)
-    scale = HORIZON_DAYS / (-np.log1p(-p)) ** (1 / WEIBULL_SHAPE)  # F(180) = p
-    t = scale * rng.exponential(1.0, len(p)) ** (1 / WEIBULL_SHAPE)
+    if family == "weibull":
+        scale = HORIZON_DAYS / (-np.log1p(-p)) ** (1 / WEIBULL_SHAPE)
+        t = scale * rng.exponential(1.0, len(p)) ** (1 / WEIBULL_SHAPE)
+    elif family == "loglogistic":  # F(t) = 1 / (1 + (t / scale) ** -shape)
+        scale = HORIZON_DAYS / (p / (1 - p)) ** (1 / LOGLOGISTIC_SHAPE)
+        u = np.clip(rng.random(len(p)), 1e-12, 1 - 1e-12)
+        t = scale * (u / (1 - u)) ** (1 / LOGLOGISTIC_SHAPE)
+    else:
+        raise ValueError(f"relapse time family must be one of {RELAPSE_TIME_FAMILIES}")
     return np.minimum(np.ceil(t), MAX_RELAPSE_DAY).astype(int)
 
 

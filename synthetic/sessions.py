@@ -163,6 +163,8 @@ def course_summary(s: dict[str, np.ndarray], v: dict[str, np.ndarray]) -> dict[s
     np.maximum.at(last_att, course[att], rows[att])
     vas_last = np.where(last_att >= 0, s["craving_vas"][np.maximum(last_att, 0)],
                         v["pacs_total"] / 3.0)  # nothing attended: intake craving, same scale
+    drink_last = np.where(last_att >= 0,
+                          s["drinking_days_since_last_session"][np.maximum(last_att, 0)], 0)
     return {
         "therapy_attendance": np.divide(n_ther_att, n_ther, out=np.zeros(n), where=n_ther > 0),
         "attendance": np.bincount(course, weights=att, minlength=n) / s["n_sessions"],
@@ -172,4 +174,5 @@ def course_summary(s: dict[str, np.ndarray], v: dict[str, np.ndarray]) -> dict[s
                                          where=n_inf_att > 0),
         "meq30_max": meq_max,
         "craving_vas_last": vas_last,
+        "drinking_days_last": drink_last,  # drinking days before the last attended session
     }

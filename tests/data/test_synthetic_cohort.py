@@ -232,8 +232,9 @@ def test_cli_writes_the_files_and_the_oracle(tmp_path, fmt, capsys):
         assert (tmp_path / f"{record}.{fmt}").exists()
     oracle = pd.read_csv(tmp_path / "oracle" / "oracle.csv")
     assert list(oracle.columns) == ["course_id", "true_probability_180d", "true_relapsed_180d",
-                                    "true_relapse_day", "censored"]
+                                    "true_relapse_day", "censored", "disparity_group"]
     assert (tmp_path / "oracle" / "injected_errors.csv").exists()
+    assert (tmp_path / "oracle" / "generator.json").exists()
     assert "oracle AUROC" in capsys.readouterr().out
     if fmt == "csv":
         text = (tmp_path / "outcomes.csv").read_text()
