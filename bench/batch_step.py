@@ -5,7 +5,7 @@ modes:
            predict(pred_contribs=True); and the served RiskModel on the same matrix
            (predict_proba; explain + top factors): the baselines and their ratios
   path     the full path: read, validate, build features, predict, SHAP top factors
-           (serving.batch.run_batch without the audit store)
+           (jobs.score_batch.run_batch without the audit store)
   noshap   the same path with predict_proba instead of explanations
   job      `make score-batch` itself: full path + Parquet + audit store
   profile  pyinstrument over `path` and over one chunk's audit write
@@ -44,7 +44,7 @@ def _best(fn, repeats: int) -> float:
 def floor(model, data: Path, repeats: int) -> dict:
     import xgboost as xgb
 
-    from serving.batch_scoring import top_factor_column
+    from jobs.batch_scoring import top_factor_column
 
     X = _built_matrix(data)
     n = len(X)
@@ -70,7 +70,7 @@ def floor(model, data: Path, repeats: int) -> dict:
 
 
 def path(model, data: Path, chunk: int) -> dict:
-    from serving.batch import run_batch
+    from jobs.score_batch import run_batch
 
     out = data.parent / f"{data.name}-scores.parquet"
     r = run_batch(model, data, out, store=None, chunk_courses=chunk, progress=False)
@@ -81,13 +81,13 @@ def path(model, data: Path, chunk: int) -> dict:
 def noshap(model, data: Path, chunk: int) -> dict:
     from features.builder import build_features, course_batch_from_frames
     from features.validation import validate_records
-    from serving.batch_reader import ChunkedRecords
+    from jobs.batch_reader import ChunkedRecords
 
     t0 = time.perf_counter()
     records = ChunkedRecords(data, chunk)
     n = 0
     for raw in records:
-        v = validate_records(raw, confirm=False)  # as serving.batch_scoring.score_chunk
+        v = validate_records(raw, confirm=False)  # as jobs.batch_scoring.score_chunk
         fb = build_features(course_batch_from_frames(v.intake, v.sessions))
         if len(fb.course_ids):
             model.predict_proba(fb.matrix)
@@ -97,8 +97,8 @@ def noshap(model, data: Path, chunk: int) -> dict:
 
 
 def job(model, data: Path, chunk: int, var: Path) -> dict:
-    from serving.audit import AuditStore
-    from serving.batch import run_batch
+    from audit import AuditStore
+    from jobs.score_batch import run_batch
 
     var.mkdir(parents=True, exist_ok=True)
     with AuditStore(f"sqlite:///{var / 'audit.db'}", checkpoint_dir=var / "checkpoints") as st:
@@ -111,10 +111,10 @@ def job(model, data: Path, chunk: int, var: Path) -> dict:
 def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
     from pyinstrument import Profiler
 
-    from serving.audit import AuditStore
-    from serving.batch_audit import chunk_events
-    from serving.batch_reader import ChunkedRecords
-    from serving.batch_scoring import score_chunk
+    from audit import AuditStore
+    from jobs.batch_audit import chunk_events
+    from jobs.batch_reader import ChunkedRecords
+    from jobs.batch_scoring import score_chunk
 
     prof = Profiler(interval=0.002)
     prof.start()

@@ -74,7 +74,7 @@ def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
 
 
 def bodies(work: Path) -> dict[str, Path]:
-    from serving.example import example_request
+    from devtools.example_course import example_request
 
     one = example_request()
     course = one["courses"][0]
@@ -188,12 +188,12 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
     from config import get_settings
 
     get_settings.cache_clear()
+    from audit import AuditStore
+    from devtools.example_course import example_request
     from riskmodel.predictor import RiskModel
-    from serving.audit import AuditStore
     from serving.auth.keys import dev_keys
     from serving.auth.tokens import issue_dev_token
     from serving.auth.users import UserAuthenticator
-    from serving.example import example_request
     from serving.pipeline import Caller, PredictionPipeline
     from serving.recording import prediction_events
     from serving.schemas import ScoreRequest, ScoreResponse

@@ -47,7 +47,7 @@ class Failure:
 
 def field_checks(field: FieldDef) -> tuple[str, ...]:
     """The checks of one field, in the order pandera runs and reports them."""
-    checks = () if not field.required else ("not_nullable",)
+    checks: tuple[str, ...] = () if not field.required else ("not_nullable",)
     if field.ge is not None or field.le is not None:
         checks += ("in_range",)
     if field.codes:

@@ -9,7 +9,7 @@ fields and rules, never the rejected values.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -29,7 +29,7 @@ EXAMPLES: dict[str, Any] = {
 
 def _annotation(field: FieldDef) -> Any:
     if field.kind == "category":
-        base: Any = Literal[field.codes]  # type: ignore[valid-type]
+        base: Any = Literal[field.codes]
     elif field.kind == "str":
         base = Annotated[str, Field(min_length=1, max_length=64)]
     elif field.kind == "date":
@@ -43,7 +43,7 @@ def _annotation(field: FieldDef) -> Any:
 
 
 def _model(name: str, fields: tuple[FieldDef, ...], doc: str) -> type[BaseModel]:
-    definitions = {}
+    definitions: dict[str, Any] = {}
     for f in fields:
         info = Field(... if f.required else None, description=f.doc,
                      examples=[EXAMPLES[f.name]] if f.name in EXAMPLES else None)
@@ -53,16 +53,20 @@ def _model(name: str, fields: tuple[FieldDef, ...], doc: str) -> type[BaseModel]
     return model
 
 
-IntakeRecord = _model("IntakeRecord", INTAKE_FIELDS, "Intake assessment of one course.")
-SessionRecord = _model("SessionRecord", SESSION_FIELDS, "One scheduled session of the course.")
+if TYPE_CHECKING:  # built at run time from the field contract: opaque to a type checker
+    IntakeRecord: TypeAlias = Any
+    SessionRecord: TypeAlias = Any
+else:
+    IntakeRecord = _model("IntakeRecord", INTAKE_FIELDS, "Intake assessment of one course.")
+    SessionRecord = _model("SessionRecord", SESSION_FIELDS, "One scheduled session of the course.")
 
 
 class CourseRecord(BaseModel):
     """One course: its intake and every scheduled session (outcomes are never accepted)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    intake: IntakeRecord  # type: ignore[valid-type]
-    sessions: list[SessionRecord] = Field(  # type: ignore[valid-type]
+    intake: IntakeRecord
+    sessions: list[SessionRecord] = Field(
         min_length=1, max_length=MAX_SESSIONS_PER_COURSE,
         description="Every scheduled session; the latest session date is the course end")
 

@@ -209,6 +209,7 @@ def validate_records(raw: RawRecords, *, fast: bool = True, confirm: bool = True
         if record not in frames:
             continue
         source = raw.frame(record)
+        assert source is not None  # `frames` holds only the records that were read
         why = frames[record][1]
         bad = source[why.bad].copy()
         texts = [t.removesuffix("; ") for t in why.text(np.flatnonzero(why.bad))]

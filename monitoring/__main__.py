@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from audit import AuditError, AuditStore
 from config import get_settings
 from monitoring.report import ReportInputs, write_report
 from monitoring.served import load_served
 from riskmodel.artifact import champion_path
-from serving.audit import AuditError, AuditStore
 
 
 def _reference(data_dir: Path | None) -> tuple[np.ndarray, str, list[str]]:
@@ -32,7 +32,7 @@ def _reference(data_dir: Path | None) -> tuple[np.ndarray, str, list[str]]:
     if champion is not None and (champion / "training_info.json").exists():
         info = json.loads((champion / "training_info.json").read_text())
     folder = data_dir or Path(info.get("data_dir") or settings.data_dir)
-    if info.get("data_hash") and data_hash(folder) != info["data_hash"]:
+    if champion is not None and info.get("data_hash") and data_hash(folder) != info["data_hash"]:
         warnings.append(f"{folder} is not the data model {champion.name} was trained on "
                         "(hash differs): drift is measured against it anyway.")
     training = load_training_set(folder, verbose=False)

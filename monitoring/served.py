@@ -9,9 +9,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from audit import AuditStore
+from audit.canonical import normalise_ts
 from features.spec import FEATURE_NAMES
-from serving.audit import AuditStore
-from serving.audit.events import normalise_ts
 
 
 @dataclass(frozen=True)

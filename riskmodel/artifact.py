@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import xgboost as xgb
 
@@ -26,6 +27,9 @@ class ArtifactError(RuntimeError):
     """The artifact is missing, altered or incompatible with this code."""
 
 
+RiskBand = Literal["low", "moderate", "high"]
+
+
 @dataclass(frozen=True)
 class RiskBands:
     """low < moderate_from <= moderate < high_from <= high."""
@@ -33,7 +37,7 @@ class RiskBands:
     moderate_from: float
     high_from: float
 
-    def band(self, p: float) -> str:
+    def band(self, p: float) -> RiskBand:
         return "high" if p >= self.high_from else "moderate" if p >= self.moderate_from else "low"
 
 

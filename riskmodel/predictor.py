@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from features.spec import COURSE_EXPOSURES, FEATURE_LABELS, FEATURE_NAMES
-from riskmodel.artifact import Artifact, load_artifact
+from riskmodel.artifact import Artifact, RiskBand, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
 from riskmodel.extras import load_extras
@@ -82,7 +82,7 @@ class RiskModel:
         log_odds = base + contributions.sum(axis=1)
         return Explained(sigmoid(log_odds), log_odds, contributions, base)
 
-    def band(self, probability: np.ndarray) -> list[str]:
+    def band(self, probability: np.ndarray) -> list[RiskBand]:
         return [self.bands.band(float(p)) for p in probability]
 
     @staticmethod

@@ -68,7 +68,8 @@ class CoalescingExplainer:
         return job.result
 
     def _take(self) -> list[_Job]:
-        batch, rows = [], 0
+        batch: list[_Job] = []
+        rows = 0
         while self._pending and (not batch or rows + len(self._pending[0].matrix) <= self._max_rows):
             job = self._pending.pop(0)
             batch.append(job)

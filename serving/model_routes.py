@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from config import get_settings
-from serving.auditor.registry import promotion_log
+from riskmodel.promotion_log import promotion_of
 from serving.auth.guard import require_role
-
-
-def promotion_of(version: str) -> dict[str, Any] | None:
-    entries = [e for e in promotion_log(get_settings().models_dir)
-               if str(e.get("version")) == version]
-    return entries[-1] if entries else None
 
 
 async def model_info(request: Request) -> JSONResponse:
     require_role(request, "clinician", "auditor", "admin")
     pipeline = request.app.state.service().pipeline
     artifact = pipeline.model.artifact
-    promotion = promotion_of(artifact.version) or {}
+    promotion = promotion_of(get_settings().models_dir, artifact.version) or {}
     return JSONResponse({
         "name": artifact.name, "version": artifact.version, "sha256": artifact.sha256,
         "promoted_at": promotion.get("time"), "promoted_by": promotion.get("promoted_by"),

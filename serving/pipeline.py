@@ -12,9 +12,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from audit import AuditStore, AuditWriteError
 from features.requests import CourseRecord
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, AuditWriteError
 from serving.coalescing import CoalescedModel
 from serving.recording import prediction_events
 from serving.schemas import ModelInfo

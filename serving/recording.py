@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from audit import AuditStore, PredictionEvent
 from features.requests import CourseRecord
 from features.spec import FEATURE_NAMES
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, PredictionEvent
 from serving.scoring import Scored
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from features.builder import FeatureBatch, build_features
 from features.requests import CourseRecord, course_batch_from_requests
+from riskmodel.artifact import RiskBand
 from riskmodel.predictor import Explained, RiskModel
 from serving.schemas import Interval, Prediction, TopFactor
 
@@ -16,7 +17,7 @@ from serving.schemas import Interval, Prediction, TopFactor
 class Scored:
     features: FeatureBatch
     explained: Explained
-    bands: list[str]
+    bands: list[RiskBand]
     predictions: list[Prediction]
 
 
@@ -38,7 +39,7 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
             top_factors=[TopFactor(**vars(f)) for f in factors],
             base_log_odds=float(explained.base_log_odds[i]),
             input_warnings=model.input_warnings(row),
-            interval=None if intervals is None else Interval(
+            interval=None if intervals is None or ensemble is None else Interval(
                 low=float(intervals[0][i]), high=float(intervals[1][i]), level=ensemble.level),
             relapse_risk_curve=None if curves is None else curves[i],
         ))

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from http import HTTPStatus
-from pathlib import Path
+from typing import cast
 
 import bentoml
 from bentoml.exceptions import BentoMLException, ServiceUnavailable
 
+from audit import AuditStore
 from config import get_settings
-from riskmodel.artifact import ArtifactError, champion_path
+from riskmodel.champion import load_champion
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore
 from serving.auditor import create_workspace_app
 from serving.auth.middleware import AuthMiddleware
 from serving.auth.principal import Role, has_role, principal_of
@@ -36,14 +36,10 @@ log = logging.getLogger("relapse_risk.service")
 JSON_API_PATHS = ("/score", "/explain")
 
 
-def resolve_model_dir() -> Path:
-    """MODEL_VERSION pins a version; otherwise the champion pointer written at promotion."""
-    models_dir = get_settings().models_dir
-    pinned = os.environ.get("MODEL_VERSION")
-    path = models_dir / pinned if pinned else champion_path(models_dir)
-    if path is None or not path.is_dir():
-        raise ArtifactError(f"no promoted model under {models_dir} (run `make train`)")
-    return path
+def served_model() -> RiskModel:
+    """MODEL_VERSION pins a version; otherwise the champion pointer written at promotion.
+    Checksums are verified on load: a changed artifact is refused."""
+    return load_champion(get_settings().models_dir, os.environ.get("MODEL_VERSION") or None)
 
 
 def caller_of(ctx: bentoml.Context, *roles: Role) -> Caller:
@@ -68,7 +64,7 @@ class RelapseRiskService:
 
     def __init__(self) -> None:
         settings = get_settings()
-        model = RiskModel.load(resolve_model_dir())  # refuses an artifact whose checksums differ
+        model = served_model()
         audit = AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every)
         self.pipeline = PredictionPipeline(model, audit, coalesce=settings.score_coalescing)
         a = model.artifact
@@ -84,7 +80,7 @@ class RelapseRiskService:
 
     def reload(self) -> str:
         """Load the current champion (or MODEL_VERSION) into this worker; returns its version."""
-        self.pipeline.use_model(RiskModel.load(resolve_model_dir()))
+        self.pipeline.use_model(served_model())
         return self.pipeline.model_info.version
 
     def _predict(self, courses: list, caller: Caller, endpoint: str):  # noqa: ANN202
@@ -113,7 +109,9 @@ class RelapseRiskService:
         return explain_response(served)
 
 
-RelapseRiskService.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
-RelapseRiskService.add_asgi_middleware(BodyLimitMiddleware,
-                                       max_bytes=get_settings().max_body_bytes)
-RelapseRiskService.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)
+# The stacked decorators are typed as handing back the class; at run time this name is the
+# bentoml.Service that @bentoml.service made of it.
+_service = cast("bentoml.Service[RelapseRiskService]", RelapseRiskService)
+_service.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
+_service.add_asgi_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_body_bytes)
+_service.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from compute.dask_client import get_client, n_workers
 from features.spec import FEATURE_NAMES
 from riskmodel.calibration import PlattCalibrator
-from training.dask_cluster import get_client, n_workers
 from training.dask_features import load_training_set_dask
 from training.dataset import console
 from training.fit import FitParams, FittedModel

@@ -7,11 +7,8 @@ the served one, so serving never needs the tracking server.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from datetime import UTC, datetime
-from pathlib import Path
 
 from config import Settings
 
@@ -37,17 +34,6 @@ def set_champion_alias(settings: Settings, version: str) -> None:
 
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
-
-
-def append_promotion_log(models_dir: Path, entry: dict) -> Path:
-    """Append-only JSON lines: who promoted which version, when, why, and the gates."""
-    path = models_dir / "promotion_log.jsonl"
-    record = {"time": datetime.now(UTC).isoformat(), **entry}
-    with path.open("a") as fh:
-        fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
 
 
 def promoter() -> str:

@@ -59,7 +59,7 @@ def fit_survival(X_tr: np.ndarray, t_tr: np.ndarray, e_tr: np.ndarray, X_va: np.
     scores, boosters = {}, {}
     for sigma in SIGMAS:
         scores[sigma], boosters[sigma] = _fit_one(dtr, dva, sigma, seed)
-    sigma = min(scores, key=scores.get)
+    sigma = min(scores, key=scores.__getitem__)
     booster = boosters[sigma]
     if isinstance(search, np.ndarray):
         _, booster = _fit_one(_dmatrix(X_tr, t_tr, e_tr), dva, sigma, seed)

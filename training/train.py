@@ -30,6 +30,7 @@ from riskmodel.artifact import (
 )
 from riskmodel.extras import attach_extras
 from riskmodel.predictor import RiskModel
+from riskmodel.promotion_log import append_promotion
 from training.bands import RISK_BANDS
 from training.dataset import console, load_oracle
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
@@ -38,12 +39,7 @@ from training.fit import FitParams, fit_model
 from training.gates import GateEvidence, collect_evidence, evaluate_gates, gates_table
 from training.model_card import render_model_card
 from training.prepare import prepare
-from training.registry import (
-    append_promotion_log,
-    configure_mlflow,
-    promoter,
-    set_champion_alias,
-)
+from training.registry import configure_mlflow, promoter, set_champion_alias
 from training.served_fit import fit_served
 from training.validation.subgroups import CARD_ATTRIBUTES, subgroup_columns, subgroup_points
 
@@ -51,7 +47,7 @@ TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_che
 
 
 def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
-    out = {}
+    out: dict[str, list[float | None]] = {}
     for j, name in enumerate(FEATURE_NAMES):
         col = X[:, j][~np.isnan(X[:, j])]
         out[name] = [float(col.min()), float(col.max())] if col.size else [None, None]
@@ -198,7 +194,7 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
             t_extras = time.perf_counter()
             client = None
             if engine == "dask":
-                from training.dask_cluster import get_client
+                from compute.dask_client import get_client
 
                 client = get_client()
             survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
@@ -207,7 +203,7 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
             sha = attach_extras(final, survival=survival, ensemble=ensemble)
             set_champion(settings.models_dir, version)
             set_champion_alias(settings, version)
-            append_promotion_log(settings.models_dir, {
+            append_promotion(settings.models_dir, {
                 "version": version, "artifact_sha256": sha, "run_id": run.info.run_id,
                 "promoted_by": promoter(), "reason": "all promotion gates passed",
                 "previous_champion": champion_version, "gates": gates,

@@ -89,6 +89,8 @@ def tune(data_dir: Path, *, trials: int, timeout: float, folds: int, seed: int,
         study.optimize(objective, n_trials=trials, timeout=timeout)
         best = replace(FitParams(), **study.best_params)
         default = study.trials[0].value  # the enqueued defaults
+        if default is None:  # their trial failed: nothing to compare with
+            default = float("nan")
         result = {"best_params": asdict(best), "best_cv_logloss": study.best_value,
                   "default_cv_logloss": default, "improvement": default - study.best_value,
                   "n_trials": len(study.trials), "folds": folds,

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from serving.audit import StoredPrediction
+from audit import StoredPrediction
+from riskmodel.promotion_log import read_promotions
 from serving.auditor.guard import require_role
 from serving.auditor.params import parse_filters
-from serving.auditor.registry import exported_versions, promotion_log
+from serving.auditor.registry import exported_versions
 from serving.auditor.replay import replay_event
 from serving.auditor.workspace import Workspace
 
@@ -70,7 +71,7 @@ def models(request: Request) -> JSONResponse:
     who = require_role(request, "auditor")
     ws = _ws(request)
     ws.record(who, "api_models")
-    return JSONResponse({"promotion_log": promotion_log(ws.models_dir),
+    return JSONResponse({"promotion_log": read_promotions(ws.models_dir),
                          "versions": [asdict(v) for v in exported_versions(ws.models_dir)]})
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from serving.audit import AuditStore
+from audit import AuditStore
 from serving.auditor import api, outcomes, pages
 from serving.auditor.workspace import Workspace
 

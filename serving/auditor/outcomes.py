@@ -17,13 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from serving.audit import AuditWriteError, OutcomeEvent
+from audit import AuditWriteError, OutcomeEvent
+from audit.events import OutcomeValue
 from serving.auditor.guard import require_role
 from serving.auditor.workspace import Workspace
 
 MAX_BODY_BYTES = 16_384
 MAX_LINKED_EVENTS = 1000
 
+
+_OUTCOME_OF: dict[bool | None, OutcomeValue] = {True: "relapsed", False: "no_relapse",
+                                                None: "censored"}
 
 class OutcomeRequest(BaseModel):
     """Field names as in the raw `outcomes` record contract (DESIGN.md)."""
@@ -44,8 +48,8 @@ class OutcomeRequest(BaseModel):
         return self
 
     @property
-    def outcome(self) -> str:
-        return {True: "relapsed", False: "no_relapse", None: "censored"}[self.relapsed_180d]
+    def outcome(self) -> OutcomeValue:
+        return _OUTCOME_OF[self.relapsed_180d]
 
 
 def _errors(exc: ValidationError) -> list[dict[str, str]]:

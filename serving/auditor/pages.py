@@ -9,11 +9,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from riskmodel.promotion_log import read_promotions
 from serving.auditor.api import load_event
 from serving.auditor.guard import require_role
 from serving.auditor.params import RISK_BANDS, parse_filters
 from serving.auditor.plots import waterfall_png
-from serving.auditor.registry import exported_versions, promotion_log
+from serving.auditor.registry import exported_versions
 from serving.auditor.words import feature_lines
 from serving.auditor.workspace import Workspace
 
@@ -77,7 +78,7 @@ def models_page(request: Request) -> Response:
     who = require_role(request, "auditor")
     ws = _ws(request)
     ws.record(who, "view_models")
-    log = list(reversed(promotion_log(ws.models_dir)))
+    log = list(reversed(read_promotions(ws.models_dir)))
     return _render(request, "models.html", log=log, versions=exported_versions(ws.models_dir),
                    who=who)
 

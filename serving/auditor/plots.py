@@ -11,8 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from audit import StoredPrediction  # noqa: E402
 from features.spec import FEATURE_LABELS  # noqa: E402
-from serving.audit import StoredPrediction  # noqa: E402
 
 # pyplot keeps global state; one figure at a time across the server's threads.
 _PLOT_LOCK = threading.Lock()

@@ -1,4 +1,4 @@
-"""Registry history for auditors: promotion log, each exported version's metrics and card.
+"""Registry history for auditors: each exported version's metrics, card and checksum state.
 
 Reads only files under models/ (the export of every promoted version); MLflow
 run ids are shown from the log, and MLflow itself is queried only if asked
@@ -31,22 +31,6 @@ class VersionInfo:
 
 def _version_key(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (10**9, name)
-
-
-def promotion_log(models_dir: Path) -> list[dict[str, Any]]:
-    """Entries oldest first; a line that does not parse is shown as such, not dropped."""
-    path = models_dir / "promotion_log.jsonl"
-    if not path.exists():
-        return []
-    entries = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            entries.append({"version": "?", "reason": f"line {n} unreadable"})
-    return entries
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from audit import StoredPrediction
 from features.spec import FEATURE_NAMES
 from riskmodel.artifact import ArtifactError
 from riskmodel.predictor import RiskModel
-from serving.audit import StoredPrediction
 
 # Float tolerance: the same booster on the same inputs is deterministic, but
 # TreeSHAP sums may differ in the last bits across thread counts.

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from serving.audit import AuditError, AuditStore, AuditWriteError
+from audit import AuditError, AuditStore, AuditWriteError
 from serving.auditor.replay import ModelCache
 from serving.auth.principal import Principal
 

@@ -17,8 +17,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from audit.chain import KeyRing
 from config import Settings
-from serving.audit.chain import KeyRing
 
 
 class KeyConfigError(RuntimeError):

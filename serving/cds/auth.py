@@ -53,7 +53,7 @@ class CdsAuthenticator:
         except jwt.PyJWTError:
             raise TokenError("malformed token") from None
         keys = self.issuers.get(issuer) if isinstance(issuer, str) else None
-        if keys is None:
+        if keys is None or not isinstance(issuer, str):
             raise TokenError("issuer not allowed")
         claims = decode(token, keys, audience=self._audiences(scope), issuer=issuer,
                         require=("exp", "iat", "jti", "iss"))

@@ -56,10 +56,10 @@ def gather(prefetch: dict[str, Any] | None, patient_id: str, fhir_server: str | 
             resource = item.get("resource")
             if not isinstance(resource, dict):
                 continue
-            key = (resource.get("resourceType"), resource.get("id")) if resource.get("id") else id(
-                resource)
-            if key in seen:
+            identity = ((resource.get("resourceType"), resource.get("id"))
+                        if resource.get("id") else id(resource))
+            if identity in seen:
                 continue
-            seen.add(key)
+            seen.add(identity)
             entries.append({k: v for k, v in item.items() if k in ("fullUrl", "resource")})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

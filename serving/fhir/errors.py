@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ class BundleError(Exception):
         self.issues = issues
 
 
-def safe_message(error: dict[str, Any]) -> str:
+def safe_message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", "invalid"))
     if kind in SAFE_TYPES:
         return str(error.get("msg", kind))
@@ -37,7 +38,8 @@ def safe_message(error: dict[str, Any]) -> str:
     return f"invalid value ({kind})"
 
 
-def pydantic_issues(errors: list[dict[str, Any]], expression_of: Any = None) -> list[Issue]:
+def pydantic_issues(errors: Sequence[Mapping[str, Any]], expression_of: Any = None,
+                    ) -> list[Issue]:
     issues = []
     for e in errors[:50]:
         loc = [str(p) for p in e.get("loc", ())]

@@ -10,7 +10,7 @@ from training.metrics import classification_metrics
 
 @pytest.fixture(scope="module")
 def dask_client(monkeypatch_module):
-    from training import dask_cluster
+    from compute import dask_client as dask_cluster
 
     monkeypatch_module.delenv("DASK_SCHEDULER", raising=False)
     dask_cluster.close_client()

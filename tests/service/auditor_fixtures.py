@@ -6,10 +6,10 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from audit import AuditStore, StoredPrediction
+from devtools.example_course import example_request
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, StoredPrediction
 from serving.auth.principal import Principal, set_principal
-from serving.example import example_request
 from serving.recording import prediction_events
 from serving.schemas import ScoreRequest
 from serving.scoring import score_courses

@@ -11,9 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
+from devtools.example_course import example_request
 from riskmodel.predictor import Explained
 from serving.coalescing import CoalescingExplainer
-from serving.example import example_request
 
 SECRETS = ("P-DEMO-1", "C-DEMO-1", "C-OTHER", "2020-01-01", "151", "unknown-sex", "2025-05-01")
 

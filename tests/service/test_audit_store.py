@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from serving.audit import (
+from audit import (
     AuditStore,
     AuditWriteError,
     KeyRing,
@@ -27,10 +27,10 @@ from serving.audit import (
     export_archive,
     verify_archive,
 )
-from serving.audit.__main__ import main as cli
-from serving.audit.chain import hmac_hex
-from serving.audit.events import PREDICTION_CHAIN, chain_message, content_from_row
-from serving.audit.store import MIGRATIONS_DIR
+from audit.__main__ import main as cli
+from audit.chain import hmac_hex
+from audit.database import MIGRATIONS_DIR
+from audit.events import PREDICTION_CHAIN, chain_message, content_from_row
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DISABLE_TRIGGERS = {

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
+from audit import AuditStore, AuditWriteError
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, AuditWriteError
 from serving.auditor import create_workspace_app
 from serving.auth.principal import Principal
 from tests.service.auditor_fixtures import as_principal, courses, score_into

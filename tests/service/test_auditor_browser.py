@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
+from audit import AuditStore
+from devtools.audit_screenshots import take_screenshots
+from devtools.browser import CHROMIUM, chromium_page, serve_locally
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore
 from serving.auditor import create_workspace_app
-from serving.auditor.browser import CHROMIUM, chromium_page, serve_locally
-from serving.auditor.screenshots import take_screenshots
 from serving.auth.principal import Principal
 from tests.service.auditor_fixtures import as_principal, courses, score_into
 

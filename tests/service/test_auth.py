@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devtools.example_course import example_request
 from serving.auth.keys import VerificationKeys, dev_keys, jwks_keys
 from serving.auth.tokens import TokenError, verify_bearer
-from serving.example import example_request
 
 
 def bearer(value: str) -> dict[str, str]:
@@ -95,7 +95,7 @@ def test_unknown_and_mounted_paths_are_guarded(server):
 
 
 def test_caller_identity_reaches_the_audit_trail(server, token, project_settings, monkeypatch):
-    from serving.audit import AuditStore
+    from audit import AuditStore
 
     r = score(server, bearer(token("clinician", "dr-audit-42")))
     assert r.status_code == 200

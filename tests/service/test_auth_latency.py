@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bench.common import stop_server
-from serving.example import example_request
+from devtools.example_course import example_request
 from tests.service.conftest import ROOT, free_port
 
 N = 300

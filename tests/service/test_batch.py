@@ -10,17 +10,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from audit import JOB_CHAIN, AuditStore
 from config import get_settings
 from features.builder import build_features, course_batch_from_frames
 from features.records import RawRecords, read_records
 from features.spec import FEATURE_NAMES
 from features.validation import validate_records
+from jobs.batch_scoring import top_factor_column
+from jobs.score_batch import main as batch_main
+from jobs.score_batch import run_batch
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore
-from serving.batch import main as batch_main
-from serving.batch import run_batch
-from serving.batch_jobs import list_jobs, verify_jobs
-from serving.batch_scoring import top_factor_column
 
 N_COURSES = 2500
 CHUNK = 900  # three chunks, the last one partial
@@ -114,13 +113,13 @@ def test_every_prediction_is_audited_in_one_chain_with_one_job_event(job, subset
     assert (result.first_seq, result.last_seq) == (1, result.courses_scored)
     report = store.verify()
     assert report.ok, str(report)
-    (event,) = list_jobs(store)
+    (event,) = store.list_jobs()
     digest = hashlib.sha256()
     for name in ("intake.csv", "sessions.csv"):
         digest.update(name.encode())
         digest.update((subset_dir / name).read_bytes())
-    details = event["details"]
-    assert event["job_id"] == result.job_id
+    details = event.details
+    assert event.job_id == result.job_id
     assert details["input_sha256"] == digest.hexdigest()
     assert details["input_rows"] == {"intake": N_COURSES,
                                      "sessions": len(pd.read_csv(subset_dir / "sessions.csv"))}
@@ -131,11 +130,11 @@ def test_every_prediction_is_audited_in_one_chain_with_one_job_event(job, subset
     full = store.get_event(summaries[0].event_id)
     assert sum(full.shap_values.values()) + full.shap_base == pytest.approx(
         np.log(full.probability / (1 - full.probability)), abs=1e-9)
-    assert verify_jobs(store).ok
+    assert report.chains[JOB_CHAIN].ok and report.chains[JOB_CHAIN].rows_verified == 1
 
 
 def test_an_altered_job_event_is_detected(job):
-    from serving.audit.__main__ import main as audit_cli
+    from audit.__main__ import main as audit_cli
 
     db = job["root"] / "audit.db"
     cli = ["verify", "--url", f"sqlite:///{db}", "--checkpoint-dir", str(job["root"] / "checkpoints")]
@@ -149,8 +148,8 @@ def test_an_altered_job_event_is_detected(job):
         con.commit()
     finally:
         con.close()
-    check = verify_jobs(job["store"])
-    assert not check.ok and check.broken_seq == 1 and "altered" in check.reason
+    check = job["store"].verify().chains[JOB_CHAIN]
+    assert not check.ok and check.broken_seq == 1 and "altered" in (check.reason or "")
     assert audit_cli(cli) == 1  # make audit-verify covers the job chain too
 
 
@@ -175,7 +174,7 @@ def test_cli_scores_with_the_champion(champion_dir, project_settings, subset_dir
 def test_dask_workers_score_the_same_rows_in_the_same_order(model, subset_dir, job, tmp_path):
     from distributed import Client, LocalCluster
 
-    from serving.batch_dask import dask_scorer
+    from jobs.batch_dask import dask_scorer
 
     out = tmp_path / "dask.parquet"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,

@@ -33,3 +33,5 @@ def test_bentoml_build_produces_a_bento(tmp_path):
     src = built[0].parent.parent
     assert (src / "features" / "builder.py").exists()
     assert not (src / "training").exists()  # serving never needs training/
+    assert (src / "audit" / "store.py").exists()
+    assert not (src / "jobs").exists() and not (src / "devtools").exists()  # offline, dev only

@@ -6,8 +6,8 @@ from config import get_settings
 
 
 def test_profile_pipeline_reports_every_stage(champion_dir, tmp_path, monkeypatch):
+    from audit import AuditStore
     from bench.serving_load import profile_pipeline
-    from serving.audit import AuditStore
 
     # The function points VAR_DIR / MODELS_DIR at its own folders; monkeypatch restores them.
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))

@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from serving.fhir.example import example_bundle
+from devtools.example_bundle import example_bundle
 
 SERVICE = "/cds-services/relapse-risk"
 
@@ -64,7 +64,7 @@ def test_patient_view_returns_one_card_and_audits_issuer_and_user(server, ehr_ke
     assert "model version" in card["source"]["label"]
     assert "| factor |" in card["detail"] and "not the causes" in card["detail"]
     assert "Intended use" in card["detail"]
-    from serving.audit import AuditStore
+    from audit import AuditStore
 
     monkeypatch.setenv("VAR_DIR", str(project_settings.var_dir))
     with AuditStore(f"sqlite:///{project_settings.var_dir / 'audit.db'}", read_only=True) as store:

@@ -10,9 +10,9 @@ import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from serving.example import example_request
+from devtools.example_bundle import example_bundle
+from devtools.example_course import example_request
 from serving.fhir.codes import INTAKE_OBSERVATIONS, SESSION_OBSERVATIONS, STRUCTURAL_MAPPING
-from serving.fhir.example import example_bundle
 
 PATH = "/fhir/RiskAssessment/$score"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from serving.audit import AuditStore, KeyRing
+from audit import AuditStore, KeyRing
 from tests.service.auditor_fixtures import courses
 from tests.service.conftest import ROOT, free_port
 

@@ -88,7 +88,7 @@ def test_outcomes_are_append_only_and_tamper_evident(backend: Backend, model,
 
 def test_store_from_before_the_outcome_migration(backend: Backend) -> None:
     """A store created by migration 0001 alone verifies read-only, then upgrades in place."""
-    from serving.audit.store import MIGRATIONS_DIR
+    from audit.database import MIGRATIONS_DIR
 
     with backend.open() as store:
         url, store_id = store.url, store.store_id

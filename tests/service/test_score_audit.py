@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 from bentoml.exceptions import ServiceUnavailable
 
+from audit import AuditStore, AuditWriteError
 from config import get_settings
-from serving.audit import AuditStore, AuditWriteError
+from devtools.example_course import example_request
 from serving.auth.principal import Principal
-from serving.example import example_request
 from serving.schemas import ScoreRequest
 
 

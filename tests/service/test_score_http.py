@@ -8,7 +8,7 @@ import math
 import httpx
 import pytest
 
-from serving.example import example_request
+from devtools.example_course import example_request
 
 
 def post(server, body) -> httpx.Response:
@@ -84,7 +84,7 @@ def test_health_and_openapi(server):
 
 
 def test_served_predictions_are_in_the_audit_chain(server, project_settings, monkeypatch):
-    from serving.audit import AuditStore
+    from audit import AuditStore
 
     monkeypatch.setenv("VAR_DIR", str(project_settings.var_dir))  # the server's keys
     post(server, example_request())

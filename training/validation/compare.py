@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from training.validation.bootstrap import Interval, patient_multiplicities, percentile_interval
@@ -34,7 +36,7 @@ def compare_models(y: np.ndarray, w: np.ndarray, groups: np.ndarray,
     for name in preds:
         if name == reference:
             continue
-        diffs = {}
+        diffs: dict[str, Any] = {}
         for k in ("auroc", "brier"):
             d = np.array(draws[reference][k]) - np.array(draws[name][k])
             diffs[k] = percentile_interval(point[reference][k] - point[name][k], d).as_dict()

@@ -80,7 +80,8 @@ def isotonic_comparison(model: RiskModel, prep) -> dict:
             "note": "isotonic breaks the SHAP add-up identity; reported, not served"}
 
 
-def held_out_report(model: RiskModel, prep, data, *, n_boot: int, seed: int) -> dict:
+def held_out_report(model: RiskModel, prep, data, *, n_boot: int, seed: int,
+                    ) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
     """`data`: training.validation.refit.Data of the same prepared set (truth if synthetic)."""
     preds, test = champion_predictions(model, prep)
     y, w, groups = prep.y[test], prep.weights[test], data.groups[test]

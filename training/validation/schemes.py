@@ -31,7 +31,7 @@ def predictions(models: FoldModels, X: np.ndarray) -> dict[str, np.ndarray]:
 
 def truth_view(data: Data, rows: np.ndarray, preds: dict[str, np.ndarray]) -> dict | None:
     """AUROC against the true outcome of every row, the oracle's own, and the gap."""
-    if data.true_y is None:
+    if data.true_y is None or data.true_p is None:
         return None
     y, ones = data.true_y[rows], np.ones(len(rows))
     oracle = auroc_auprc(y, data.true_p[rows], ones)[0]
@@ -65,7 +65,7 @@ def repeated_cv(data: Data, *, repeats: int, folds: int, seed: int,
             models = refit(data, tr, seed=seed + 100 * r + k, params=params)
             preds = predictions(models, data.X[te])
             w = models.ipcw(data, te)
-            row = {"repeat": r, "fold": k, "n": int(data.known[te].sum())}
+            row: dict[str, float] = {"repeat": r, "fold": k, "n": int(data.known[te].sum())}
             for name, p in preds.items():
                 for metric, value in weighted_metrics(data.y[te], p, w).items():
                     row[f"{name}.{metric}"] = value

@@ -1,4 +1,4 @@
-"""Chain verification (database or archive) and the retention-archive export.
+"""The one chain verifier: every chain of a store (or of an archive) and its checkpoints.
 
 A chain is valid when its rows run seq 1..n without gaps, each row's
 prev_hash is the previous row's hash, and each hash is the HMAC (under the
@@ -11,31 +11,27 @@ means the newest events were cut off.
 from __future__ import annotations
 
 import hmac
-import json
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from serving.audit.chain import Checkpoint, KeyRing, checkpoint_valid, hmac_hex
-from serving.audit.events import (
-    ACCESS_CHAIN,
-    GENESIS_HASH,
-    OUTCOME_CHAIN,
-    PREDICTION_CHAIN,
-    ChainName,
-    chain_message,
-    content_from_row,
-    format_ts,
-)
+from audit.chain import Checkpoint, CheckpointLog, KeyRing, checkpoint_valid, hmac_hex
+from audit.events import GENESIS_HASH, PREDICTION_CHAIN, ChainName, chain_message, content_from_row
+from audit.tables import CHAINS
 
-if TYPE_CHECKING:
-    from serving.audit.store import AuditStore
+RowsOf = Callable[[ChainName], Iterable[Mapping[str, Any]]]
 
-CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN)
-ARCHIVE_FORMAT = "relapse-risk-audit-archive/1"
+
+class ChainSource(Protocol):
+    """What the verifier reads from a store (the AuditStore provides it)."""
+
+    store_id: str
+    audit_keys: KeyRing
+    checkpoints: CheckpointLog
+    checkpoint_dir: Path
+
+    def iter_rows(self, chain: ChainName) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass
@@ -172,8 +168,9 @@ def _compare(report: VerifyReport, chain: ChainName, cps: list[tuple[int, Checkp
                                    f"{source} line {line}")
 
 
-def _verify(store_id: str, checkpoints: list[tuple[int, Checkpoint | None]],
-            rows_of: Any, keys: KeyRing, source: str) -> VerifyReport:
+def verify_rows(store_id: str, checkpoints: list[tuple[int, Checkpoint | None]],
+                rows_of: RowsOf, keys: KeyRing, source: str) -> VerifyReport:
+    """Every chain's rows (from `rows_of`) against the checkpoints of `source`."""
     report = VerifyReport(store_id)
     valid = _check_checkpoints(report, checkpoints, keys, source)
     for chain in CHAINS:
@@ -184,76 +181,14 @@ def _verify(store_id: str, checkpoints: list[tuple[int, Checkpoint | None]],
     return report
 
 
-def verify_store(store: AuditStore) -> VerifyReport:
-    """Verify both chains of a store against its checkpoint file."""
+def verify_store(store: ChainSource) -> VerifyReport:
+    """Verify every chain of a store against its checkpoint file."""
     checkpoints = store.checkpoints.read()  # first: rows appended meanwhile stay consistent
-    report = _verify(store.store_id, checkpoints, store.iter_rows, store.audit_keys,
+    report = verify_rows(store.store_id, checkpoints, store.iter_rows, store.audit_keys,
                      str(store.checkpoints.path))
     others = sorted(p.name for p in store.checkpoint_dir.glob("*.jsonl")
                     if p != store.checkpoints.path)
     if others:
         report.warnings.append(f"checkpoint files of other store ids in {store.checkpoint_dir}: "
                                f"{', '.join(others)} (a re-created database has a new id)")
-    return report
-
-
-def _row_json(row: Mapping[str, Any], chain: ChainName) -> dict[str, Any]:
-    return {"type": "row", "chain": chain, "seq": row["seq"], "event_id": row["event_id"],
-            "key_id": row["key_id"], "prev_hash": row["prev_hash"], "hash": row["hash"],
-            "content": content_from_row(chain, row)}
-
-
-def export_archive(store: AuditStore, out: Path, *, sub: str, role: str = "auditor") -> int:
-    """Write a self-verifying JSON-lines archive; returns the number of rows written.
-
-    The export is itself an audited read. It signs a fresh checkpoint first and
-    exports every row up to it plus all checkpoints, so a truncated or edited
-    archive fails `verify_archive`. The file holds pseudonymised clinical data:
-    it is created with mode 0600.
-    """
-    store.record_access(sub, role, "export", filters={"out": Path(out).name})
-    final = {cp.chain: cp.seq for cp in store.checkpoint()}
-    # Checkpoints written meanwhile by other writers lie beyond the exported rows.
-    checkpoints = [cp for _, cp in store.checkpoints.read()
-                   if cp is not None and cp.seq <= final.get(cp.chain, -1)]
-    written = 0
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        header = {"type": "header", "format": ARCHIVE_FORMAT, "store_id": store.store_id,
-                  "exported_at": format_ts(datetime.now(UTC)), "heads": final}
-        fh.write(json.dumps(header, sort_keys=True) + "\n")
-        for cp in checkpoints:
-            fh.write(json.dumps({"type": "checkpoint", **cp.__dict__}, sort_keys=True) + "\n")
-        for chain in CHAINS:
-            for row in store.iter_rows(chain, up_to=final[chain]):
-                fh.write(json.dumps(_row_json(row, chain), sort_keys=True) + "\n")
-                written += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    return written
-
-
-def verify_archive(path: Path, keys: KeyRing) -> VerifyReport:
-    """Verify an export file with the audit key ring (no database needed)."""
-    store_id = ""
-    checkpoints: list[tuple[int, Checkpoint | None]] = []
-    rows: dict[str, list[dict[str, Any]]] = {c: [] for c in CHAINS}
-    bad_lines: list[int] = []
-    with open(path) as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                item = json.loads(line)
-                kind = item.pop("type")
-                if kind == "header":
-                    store_id = str(item["store_id"])
-                elif kind == "checkpoint":
-                    checkpoints.append((n, Checkpoint.from_dict(item)))
-                elif kind == "row":
-                    rows[item["chain"]].append(item)
-                else:
-                    bad_lines.append(n)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                bad_lines.append(n)
-    report = _verify(store_id, checkpoints, lambda c: rows[c], keys, str(path))
-    report.problems += [f"{path} line {n}: unreadable" for n in bad_lines]
     return report

@@ -1,4 +1,4 @@
-"""Audit event models and the canonical serialisation the chain hash covers.
+"""Audit event models per chain, and how a row's hashed content is derived from its columns.
 
 Models hide their input in validation errors (`hide_input_in_errors`) so a
 rejected value (possibly a raw patient identifier) never reaches a log line.
@@ -7,19 +7,20 @@ rejected value (possibly a raw patient identifier) never reaches a log line.
 from __future__ import annotations
 
 import json
-import math
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PREDICTION_CHAIN = "prediction"
-ACCESS_CHAIN = "access"
-OUTCOME_CHAIN = "outcome"
-ChainName = Literal["prediction", "access", "outcome"]
+from audit.canonical import canonical_json, format_ts, normalise_ts, plain_scalar
+
+ChainName = Literal["prediction", "access", "outcome", "batch_job"]
+PREDICTION_CHAIN: Final = "prediction"
+ACCESS_CHAIN: Final = "access"
+OUTCOME_CHAIN: Final = "outcome"
+JOB_CHAIN: Final = "batch_job"
 GENESIS_HASH = "0" * 64
 
 # A surrogate is "<key id>.<64 hex>" so a raw identifier cannot be stored by mistake.
@@ -30,106 +31,24 @@ FeatureValue = bool | int | float | str | None
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def normalise_ts(value: datetime) -> datetime:
-    """UTC, microsecond precision (what both SQLite and PostgreSQL keep exactly)."""
-    if value.tzinfo is None:  # the database hands back naive UTC on SQLite
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def format_ts(value: datetime) -> str:
-    return normalise_ts(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-_BUILTIN = frozenset({float, int, str, bool, type(None)})
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so the service may pass them unconverted."""
-    if type(value) in _BUILTIN:  # the common case, ~90 values an event: skip the lookup
-        return value
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
-
-
-def _canon(value: Any, out: list[str]) -> None:
-    value = _plain(value)
-    if value is None:
-        out.append("null")
-    elif isinstance(value, bool):
-        out.append("true" if value else "false")
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("non-finite number cannot be audited")
-        # repr is the shortest exact round-trip form; +0.0 folds -0.0 (SQLite drops the sign).
-        out.append(repr(value + 0.0))
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=True))
-    elif isinstance(value, datetime):
-        out.append(json.dumps(format_ts(value)))
-    elif isinstance(value, Mapping):
-        keys = sorted(value)
-        if not all(isinstance(k, str) for k in keys):
-            raise ValueError("canonical JSON keys must be strings")
-        out.append("{")
-        for i, key in enumerate(keys):
-            if i:
-                out.append(",")
-            out.append(json.dumps(key, ensure_ascii=True))
-            out.append(":")
-            _canon(value[key], out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _canon(item, out)
-        out.append("]")
-    else:
-        raise ValueError(f"type {type(value).__name__} has no canonical form")
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_ts(value)
-    plain = _plain(value)
-    if plain is value:
-        raise ValueError(f"type {type(value).__name__} has no canonical form")
-    return plain
-
-
-_fast = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                         allow_nan=False, default=_default).encode
-
-
-_NEGATIVE_ZERO = re.compile(r"-0\.0(?=[,}\]]|$)")
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no whitespace, ASCII, floats as repr: one text per value.
-
-    The C encoder writes exactly this form (float repr, sorted keys); the
-    Python walker is the reference and runs when a -0.0 may need folding.
-    Keys follow JSON rules, so callers pass string keys (all content does).
-    """
-    text = _fast(value)
-    # Only a whole -0.0 token needs folding; -0.0449 (common among SHAP values) does not.
-    if _NEGATIVE_ZERO.search(text) is None:
-        return text
-    out: list[str] = []
-    _canon(value, out)
-    return "".join(out)
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True,
                               allow_inf_nan=False)
 
 
-class PredictionEvent(_Model):
+class _Event(_Model):
+    """What every chained event carries: its id and its time (UTC)."""
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return normalise_ts(v)
+
+
+class PredictionEvent(_Event):
     """What the service reports for one served prediction."""
 
     request_id: Short
@@ -148,26 +67,19 @@ class PredictionEvent(_Model):
     shap_values: dict[str, float]
     shap_base: float
     latency_ms: float = Field(ge=0.0)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("features", "thresholds", "shap_values", mode="before")
     @classmethod
     def _builtin_scalars(cls, v: Any) -> Any:
-        return {k: _plain(x) for k, x in v.items()} if isinstance(v, Mapping) else v
+        return {k: plain_scalar(x) for k, x in v.items()} if isinstance(v, Mapping) else v
 
     @field_validator("probability", "shap_base", "latency_ms", mode="before")
     @classmethod
     def _builtin_scalar(cls, v: Any) -> Any:
-        return _plain(v)
-
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
+        return plain_scalar(v)
 
 
-class AccessEvent(_Model):
+class AccessEvent(_Event):
     """One auditor read: who looked at what (event ids and/or the filters used)."""
 
     caller_sub: Short
@@ -175,20 +87,12 @@ class AccessEvent(_Model):
     action: Short
     event_ids: list[str] = Field(default_factory=list)
     filters: dict[str, Any] = Field(default_factory=dict)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
-
 
 OutcomeValue = Literal["relapsed", "no_relapse", "censored"]
 ISO_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
-class OutcomeEvent(_Model):
+class OutcomeEvent(_Event):
     """An observed outcome of a served course, linked to its predictions by reference.
 
     The prediction rows are never touched: the link is the course surrogate
@@ -202,13 +106,16 @@ class OutcomeEvent(_Model):
     relapse_date: str | None = Field(default=None, pattern=ISO_DATE_PATTERN)
     followup_end_date: str = Field(pattern=ISO_DATE_PATTERN)
     linked_event_ids: list[str] = Field(default_factory=list)
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
-    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
-    @field_validator("ts")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return normalise_ts(v)
+class JobEvent(_Event):
+    """One batch scoring job: what it read, how far it got, which prediction rows it wrote."""
+
+    job_id: Short  # the request_id of the job's prediction events
+    caller_sub: Short
+    caller_role: Short
+    details: dict[str, Any]  # input sha256, row counts, status, prediction seq range, model
+
+AuditEvent = PredictionEvent | AccessEvent | OutcomeEvent | JobEvent
 
 
 class ChainLink(_Model):
@@ -229,6 +136,10 @@ class StoredAccess(AccessEvent, ChainLink):
 
 
 class StoredOutcome(OutcomeEvent, ChainLink):
+    pass
+
+
+class StoredJob(JobEvent, ChainLink):
     pass
 
 
@@ -254,12 +165,12 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     PREDICTION_CHAIN: ("features", "thresholds", "shap_values"),
     ACCESS_CHAIN: ("event_ids", "filters"),
     OUTCOME_CHAIN: ("linked_event_ids",),
+    JOB_CHAIN: ("details",),
 }
 FLOAT_COLUMNS = ("probability", "shap_base", "latency_ms")
 
 
-def row_from_event(chain: ChainName,
-                   event: PredictionEvent | AccessEvent | OutcomeEvent) -> dict[str, Any]:
+def row_from_event(chain: ChainName, event: AuditEvent) -> dict[str, Any]:
     """Database column values for an event's content (JSON fields as canonical text)."""
     row = event.model_dump()
     for name in JSON_COLUMNS[chain]:
@@ -331,5 +242,6 @@ _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
     PREDICTION_CHAIN: tuple(PredictionEvent.model_fields),
     ACCESS_CHAIN: tuple(AccessEvent.model_fields),
     OUTCOME_CHAIN: tuple(OutcomeEvent.model_fields),
+    JOB_CHAIN: tuple(JobEvent.model_fields),
 }
 _SORTED_CONTENT_FIELDS = {chain: tuple(sorted(fields)) for chain, fields in _CONTENT_FIELDS.items()}

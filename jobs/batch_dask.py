@@ -1,38 +1,27 @@
 """score-batch ENGINE=dask: chunks are scored in parallel on Dask workers.
 
-The client reads and splits the folder (serving/batch_reader.py) and writes
+The client reads and splits the folder (jobs/batch_reader.py) and writes
 the output and the audit chain in chunk order (one chain, one writer); the
 workers validate, build features and explain, each loading the champion from
 its path once (checksums verified there too). DASK_SCHEDULER=address joins an
 existing cluster, whose workers must see the same models/ path; otherwise a
-LocalCluster is started. (serving/ never imports training/, so this small
-client set-up is its own.)
+LocalCluster is started (compute/dask_client.py, shared with training).
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
+from compute.dask_client import close_client, get_client, n_workers
 from features.records import RawRecords
+from jobs.batch_reader import ChunkedRecords
+from jobs.batch_scoring import ScoredChunk, score_chunk
 from riskmodel.predictor import RiskModel
-from serving.batch_reader import ChunkedRecords
-from serving.batch_scoring import ScoredChunk, score_chunk
-
-
-def batch_client() -> Client:
-    address = os.environ.get("DASK_SCHEDULER", "").strip()
-    if address:
-        return Client(address)
-    n = max(1, min(int(os.environ.get("DASK_WORKERS", "2")), os.cpu_count() or 1))
-    processes = os.environ.get("DASK_PROCESSES", "1") != "0"
-    return Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                               dashboard_address=None))
 
 
 @lru_cache(maxsize=4)
@@ -49,8 +38,8 @@ def dask_scorer(model_path: Path, client: Client | None = None, window: int | No
 
     def scorer(_model: RiskModel, records: ChunkedRecords) -> Iterator[tuple[int, ScoredChunk]]:
         own = client is None
-        c = client or batch_client()
-        ahead = window or 2 * max(1, len(c.scheduler_info().get("workers", {})))
+        c = client or get_client()
+        ahead = window or 2 * n_workers(c)
         pending: deque = deque()
         try:
             for k in range(len(records)):
@@ -64,9 +53,6 @@ def dask_scorer(model_path: Path, client: Client | None = None, window: int | No
                 yield i, future.result()
         finally:
             if own:
-                cluster = c.cluster
-                c.close()
-                if cluster is not None:
-                    cluster.close()
+                close_client()
 
     return scorer

@@ -80,7 +80,8 @@ class GroupCommit(Generic[T, R]):
         return job.result  # type: ignore[return-value]
 
     def _take(self) -> list[_Job[T, R]]:
-        batch, size = [], 0
+        batch: list[_Job[T, R]] = []
+        size = 0
         while self._pending and (not batch or size + self._pending[0].size <= self._max_size):
             job = self._pending.pop(0)
             batch.append(job)

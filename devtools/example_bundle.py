@@ -1,10 +1,10 @@
-"""The demo course (serving/example.py) as a FHIR R4B Bundle, for docs, tests and `make serve`."""
+"""The demo course (devtools/example_course.py) as a FHIR R4B Bundle (docs, tests, `make serve`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from serving.example import EXAMPLE_COURSE
+from devtools.example_course import EXAMPLE_COURSE
 from serving.fhir.codes import (
     INTAKE_OBSERVATIONS,
     KETAMINE_RXNORM,

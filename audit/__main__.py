@@ -1,4 +1,4 @@
-"""CLI: `python -m serving.audit {verify,export,checkpoint,rotate-key}`.
+"""CLI: `python -m audit {verify,export,checkpoint,rotate-key}`.
 
 Exit status: 0 on success, 1 when verification fails, 2 when the store
 cannot be opened.
@@ -11,13 +11,13 @@ import getpass
 import sys
 from pathlib import Path
 
-from serving.audit.chain import KeyRing, default_paths, rotate_key
-from serving.audit.store import AuditError, AuditStore
-from serving.audit.verify import export_archive, verify_archive
+from audit.archive import export_archive, verify_archive
+from audit.chain import KeyRing, default_paths, rotate_key
+from audit.store import AuditError, AuditStore
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m serving.audit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_store(p: argparse.ArgumentParser) -> None:
@@ -36,22 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     with_store(checkpoint)
     sub.add_parser("rotate-key", help="add a new audit HMAC key; old keys keep verifying")
     return parser
-
-
-def _verify_job_chain(store: AuditStore) -> bool:
-    """The batch-job chain (migration 0003) lives beside the store's own chains."""
-    from sqlalchemy import inspect
-
-    from serving.batch_jobs import verify_jobs
-
-    if not inspect(store.engine).has_table("audit_jobs"):
-        return True
-    result = verify_jobs(store)
-    if result.ok:
-        print(f"chain job: {result.rows_verified} rows verified")
-    else:
-        print(f"chain job: BROKEN at seq {result.broken_seq}: {result.reason}")
-    return result.ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             report = store.verify()
             print(report)
-            jobs_ok = _verify_job_chain(store)
-            return 0 if report.ok and jobs_ok else 1
+            return 0 if report.ok else 1
         if args.command == "export":
             n = export_archive(store, args.out, sub=args.sub or f"cli:{getpass.getuser()}",
                                role="auditor")

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serving.audit.events import canonical_json, format_ts
+from audit.canonical import canonical_json, format_ts
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """`make score-batch INPUT=dir OUTPUT=file.parquet`: score a record folder with the champion.
 
-Streams the folder in chunks of whole courses (serving/batch_reader.py);
+Streams the folder in chunks of whole courses (jobs/batch_reader.py);
 each chunk is validated (bad rows quarantined with reasons), featured with
 features/ and explained with the served RiskModel, its rows are appended to
 the Parquet output, and every prediction is written to the audit store in
-one `append_many` per chunk (one prediction chain). One job event (migration
-0003, serving/batch_jobs.py) names the input's sha256, its row counts and the
+one `append_many` per chunk (one prediction chain). One event in the store's
+batch-job chain (migration 0003) names the input's sha256, its row counts and the
 prediction-chain range. Logs carry counts and reasons, never values.
 """
 
@@ -26,14 +26,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from audit import AuditStore, JobEvent
 from config import get_settings
-from riskmodel.artifact import ArtifactError, champion_path
+from jobs.batch_audit import chunk_events
+from jobs.batch_reader import ChunkedRecords
+from jobs.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
+from riskmodel.champion import load_champion
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore
-from serving.batch_audit import chunk_events
-from serving.batch_jobs import append_job_event
-from serving.batch_reader import ChunkedRecords
-from serving.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
 
 log = logging.getLogger("relapse_risk.batch")
 CALLER_ROLE = "batch"
@@ -62,13 +61,6 @@ class BatchResult:
                 "prediction_seq_first": self.first_seq, "prediction_seq_last": self.last_seq,
                 "model_name": a.name, "model_version": a.version, "model_sha256": a.sha256,
                 "output_file": Path(self.output).name}
-
-
-def load_champion(models_dir: Path) -> RiskModel:
-    path = champion_path(models_dir)
-    if path is None or not path.is_dir():
-        raise ArtifactError(f"no promoted model under {models_dir} (run `make train`)")
-    return RiskModel.load(path)
 
 
 def _append_quarantine(quarantine: dict[str, pd.DataFrame], out_dir: Path) -> None:
@@ -105,7 +97,7 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
     """Score every course in `input_dir`; `store=None` skips auditing (benchmarks only).
 
     `scorer` yields (chunk index, scored chunk) in chunk order; the default scores here,
-    serving/batch_dask.py on Dask workers. Output and audit are written here, in order.
+    jobs/batch_dask.py on Dask workers. Output and audit are written here, in order.
     """
     t0 = time.perf_counter()
     records = ChunkedRecords(input_dir, chunk_courses)
@@ -154,8 +146,9 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
         result.reasons = dict(reasons)
         if store is not None:
             # A failed job still leaves a record of what it read and how far it got.
-            append_job_event(store, job_id=result.job_id, caller_sub=caller_sub,
-                             caller_role=CALLER_ROLE, details=result.job_details(model, status))
+            store.record_job(JobEvent(job_id=result.job_id, caller_sub=caller_sub,
+                                      caller_role=CALLER_ROLE,
+                                      details=result.job_details(model, status)))
             store.checkpoint()  # sign the heads so the batch's events are covered
         partial.unlink(missing_ok=True)
         result.seconds["total"] = time.perf_counter() - t0
@@ -178,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     with AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every) as store:
         scorer = None
         if args.engine == "dask":
-            from serving.batch_dask import dask_scorer
+            from jobs.batch_dask import dask_scorer
 
             scorer = dask_scorer(model.artifact.path)
         result = run_batch(model, args.input, args.output, store=store, chunk_courses=args.chunk,

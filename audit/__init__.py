@@ -1,6 +1,7 @@
 """Tamper-evident audit store: HMAC-chained, append-only, with signed checkpoints.
 
-Typical use from the service::
+One writer (`AuditStore`) and one verifier (`audit.verify`) serve every chain:
+predictions, auditor reads, outcomes and batch jobs. Typical use::
 
     store = AuditStore()                       # settings: AUDIT_DB_URL, var/keys, ...
     event = PredictionEvent(patient_ref=store.patient_ref(pid), ...)
@@ -9,21 +10,26 @@ Typical use from the service::
     store.verify().ok
 """
 
-from serving.audit.chain import Checkpoint, KeyRing, Surrogates, rotate_key
-from serving.audit.events import (
+from audit.archive import export_archive, verify_archive
+from audit.canonical import canonical_json
+from audit.chain import Checkpoint, KeyRing, Surrogates, rotate_key
+from audit.events import (
+    JOB_CHAIN,
     AccessEvent,
     EventSummary,
+    JobEvent,
     OutcomeEvent,
     PredictionEvent,
     StoredAccess,
+    StoredJob,
     StoredOutcome,
     StoredPrediction,
-    canonical_json,
 )
-from serving.audit.store import AuditError, AuditStore, AuditWriteError
-from serving.audit.verify import ChainReport, VerifyReport, export_archive, verify_archive
+from audit.store import AuditError, AuditStore, AuditWriteError
+from audit.verify import ChainReport, VerifyReport
 
 __all__ = [
+    "JOB_CHAIN",
     "AccessEvent",
     "AuditError",
     "AuditStore",
@@ -31,10 +37,12 @@ __all__ = [
     "ChainReport",
     "Checkpoint",
     "EventSummary",
+    "JobEvent",
     "KeyRing",
     "OutcomeEvent",
     "PredictionEvent",
     "StoredAccess",
+    "StoredJob",
     "StoredOutcome",
     "StoredPrediction",
     "Surrogates",

@@ -1,4 +1,4 @@
--- Batch scoring jobs (serving/batch_jobs.py): one row per `make score-batch`
+-- Batch scoring jobs (jobs/score_batch.py): one row per `make score-batch`
 -- run, naming the input's sha256 and row counts and the prediction-chain
 -- range its events occupy. Its own HMAC chain ("batch_job"), append-only.
 

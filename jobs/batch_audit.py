@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
+from audit import AuditStore, PredictionEvent
 from features.spec import FEATURE_NAMES
+from jobs.batch_scoring import ScoredChunk
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore, PredictionEvent
-from serving.batch_scoring import ScoredChunk
 
 BATCH_ENDPOINT = "score-batch"
 

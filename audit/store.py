@@ -1,7 +1,8 @@
-"""The audit store: schema migrations, serialised chained appends, auditor queries.
+"""The audit store: the one writer of every chain, and the auditor queries.
 
-Three chains live side by side: `audit_events` (served predictions),
-`audit_access` (auditor reads) and `audit_outcomes` (observed outcomes). Each has its own gap-free `seq` and HMAC
+Four chains live side by side: `audit_events` (served predictions),
+`audit_access` (auditor reads), `audit_outcomes` (observed outcomes) and
+`audit_jobs` (batch scoring jobs). Each has its own gap-free `seq` and HMAC
 chain; checkpoints name the chain they cover. Writers serialise per chain
 (SQLite: BEGIN IMMEDIATE; PostgreSQL: pg_advisory_xact_lock) and read the
 previous hash inside the same transaction, so concurrent processes extend one
@@ -10,34 +11,19 @@ chain. Nothing here updates or deletes a row.
 
 from __future__ import annotations
 
+import json
 import logging
-import sqlite3
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    select,
-    text,
-)
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.audit.chain import (
+from audit.chain import (
     Checkpoint,
     CheckpointLog,
     KeyRing,
@@ -46,18 +32,32 @@ from serving.audit.chain import (
     hmac_hex,
     sign_checkpoint,
 )
-from serving.audit.events import (
+from audit.database import (
+    AuditError,
+    AuditWriteError,
+    describe,
+    dialect_of,
+    make_engine,
+    migrate,
+    read_store_id,
+    safe_url,
+)
+from audit.events import (
     ACCESS_CHAIN,
     GENESIS_HASH,
+    JOB_CHAIN,
     JSON_COLUMNS,
     OUTCOME_CHAIN,
     PREDICTION_CHAIN,
     AccessEvent,
+    AuditEvent,
     ChainName,
     EventSummary,
+    JobEvent,
     OutcomeEvent,
     PredictionEvent,
     StoredAccess,
+    StoredJob,
     StoredOutcome,
     StoredPrediction,
     chain_message_text,
@@ -65,92 +65,38 @@ from serving.audit.events import (
     normalise_ts,
     row_from_event,
 )
-from serving.audit.group_commit import GroupCommit
+from audit.group_commit import GroupCommit
+from audit.tables import (
+    CHAINS,
+    HEAD_SQL,
+    TABLES,
+    access_table,
+    events_table,
+    jobs_table,
+    outcomes_table,
+)
+from audit.verify import VerifyReport, verify_store
 
-if TYPE_CHECKING:
-    from serving.audit.verify import VerifyReport
+__all__ = ["AuditError", "AuditStore", "AuditWriteError"]
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MAX_PAGE = 1000
-
-_meta = MetaData()
-
-
-def _link_columns() -> list[Column[Any]]:
-    return [Column("key_id", Text), Column("prev_hash", Text), Column("hash", Text)]
-
-
-# Core tables for queries only; the DDL is in migrations/<dialect>/*.sql.
-events_table = Table(
-    "audit_events", _meta,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("event_id", String), Column("ts", DateTime(timezone=True)),
-    *(Column(n, Text) for n in ("request_id", "caller_sub", "caller_role", "endpoint",
-                                "patient_ref", "course_ref", "model_name", "model_version",
-                                "model_sha256", "features")),
-    Column("probability", Float), Column("risk_band", Text), Column("thresholds", Text),
-    Column("shap_values", Text), Column("shap_base", Float), Column("latency_ms", Float),
-    *_link_columns(),
-)
-access_table = Table(
-    "audit_access", _meta,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("event_id", String), Column("ts", DateTime(timezone=True)),
-    *(Column(n, Text) for n in ("caller_sub", "caller_role", "action", "event_ids", "filters")),
-    *_link_columns(),
-)
-outcomes_table = Table(
-    "audit_outcomes", _meta,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("event_id", String), Column("ts", DateTime(timezone=True)),
-    *(Column(n, Text) for n in ("caller_sub", "caller_role", "course_ref", "outcome",
-                                "relapse_date", "followup_end_date", "linked_event_ids")),
-    *_link_columns(),
-)
-_TABLES = {PREDICTION_CHAIN: events_table, ACCESS_CHAIN: access_table,
-           OUTCOME_CHAIN: outcomes_table}
-CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN)
-_HEAD_SQL = {chain: f"SELECT seq, hash FROM {table.name} ORDER BY seq DESC LIMIT 1"
-             for chain, table in _TABLES.items()}
-
-
-class AuditError(RuntimeError):
-    """The audit store cannot be opened or read."""
-
-
-class AuditWriteError(AuditError):
-    """An audit event was not durably written; the caller must not answer 200."""
-
-
-def _describe(exc: BaseException) -> str:
-    """Error class and code only: driver messages can echo row values."""
-    orig = getattr(exc, "orig", None) or exc
-    code = (getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None) or "")
-    return f"{type(orig).__name__}{f' [{code}]' if code else ''}"
 
 
 def _link(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in ("seq", "key_id", "prev_hash", "hash")}
 
 
-def _prepare(chain: ChainName, event: PredictionEvent | AccessEvent | OutcomeEvent,
-             ) -> tuple[dict[str, Any], str]:
+def _prepare(chain: ChainName, event: AuditEvent) -> tuple[dict[str, Any], str]:
     """Column values and the canonical text of the hashed content, taken from the row
     (what the verifier reads back), so what is hashed is exactly what the database holds."""
     row = row_from_event(chain, event)
     return row, content_text(chain, row)
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 class AuditStore:
-    """Append-only, HMAC-chained audit log of predictions and auditor reads."""
+    """Append-only, HMAC-chained audit log: predictions, auditor reads, outcomes, batch jobs."""
 
     def __init__(
         self,
@@ -180,15 +126,15 @@ class AuditStore:
         self._patient_keys = patient_keys
         self._patient_key_file = paths.patient_key_file
         self.checkpoint_dir = Path(checkpoint_dir or paths.checkpoint_dir)
-        self.engine = self._make_engine(url)
-        self.dialect = "postgresql" if self.engine.dialect.name == "postgresql" else "sqlite"
+        self.engine = make_engine(url)
+        self.dialect = dialect_of(self.engine)
         try:
             created = False if read_only else self._migrate()
-            self.store_id = self._read_store_id()
+            self.store_id = read_store_id(self.engine, url)
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise AuditError(f"cannot open audit store at {_safe_url(url)}: "
-                             f"{_describe(exc)}") from None
+            raise AuditError(f"cannot open audit store at {safe_url(url)}: "
+                             f"{describe(exc)}") from None
         self.checkpoints = CheckpointLog(self.checkpoint_dir, self.store_id)
         # Concurrent appends of this process to one chain share a transaction.
         self._groups = {chain: GroupCommit(partial(self._write_group, chain))
@@ -208,27 +154,7 @@ class AuditStore:
         except OSError as exc:
             raise AuditError(f"audit key file {path} unreadable ({type(exc).__name__})") from None
 
-    # -- engine and schema -------------------------------------------------
-
-    @staticmethod
-    def _make_engine(url: str) -> Engine:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 60})
-
-            @event.listens_for(engine, "connect")
-            def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-                for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000"):
-                    dbapi_conn.execute(f"PRAGMA {pragma}")
-
-            @event.listens_for(engine, "begin")
-            def _on_begin(conn: Connection) -> None:
-                # Writers take the write lock up front so the head they read stays the head.
-                write = conn.get_execution_options().get("audit_write", False)
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-            return engine
-        return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    # -- schema ----------------------------------------------------------------
 
     def _write_conn(self) -> Connection:
         if self.read_only:
@@ -236,60 +162,14 @@ class AuditStore:
         return self.engine.connect().execution_options(audit_write=True)
 
     def _migrate(self) -> bool:
-        """Apply pending migrations/<dialect>/NNNN_*.sql; True if the store was created."""
-        files = sorted((MIGRATIONS_DIR / self.dialect).glob("[0-9][0-9][0-9][0-9]_*.sql"))
+        """Apply pending migrations; True if the store was created."""
         with self._write_conn() as conn, conn.begin():
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :n))"),
-                             {"n": "/audit-migrate"})
-            conn.exec_driver_sql(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-            done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version")}
-            for path in files:
-                version = int(path.name[:4])
-                if version in done:
-                    continue
-                self._run_script(conn, path.read_text())
-                conn.execute(text("INSERT INTO schema_version (version, name, applied_at) "
-                                  "VALUES (:v, :n, :t)"),
-                             {"v": version, "n": path.name, "t": datetime.now(UTC).isoformat()})
-                log.info("applied audit migration %s", path.name)
-            if conn.execute(text("SELECT 1 FROM audit_meta WHERE name = 'store_id'")).first():
-                return False
-            conn.execute(text("INSERT INTO audit_meta (name, value) VALUES ('store_id', :v)"),
-                         {"v": uuid.uuid4().hex})
-            return True
-
-    def _run_script(self, conn: Connection, script: str) -> None:
-        if self.dialect == "postgresql":
-            conn.connection.driver_connection.execute(script)  # type: ignore[union-attr]
-            return
-        statement = ""
-        for line in script.splitlines(keepends=True):
-            statement += line
-            if sqlite3.complete_statement(statement):  # knows trigger BEGIN ... END
-                conn.exec_driver_sql(statement)
-                statement = ""
-
-    def _read_store_id(self) -> str:
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    text("SELECT value FROM audit_meta WHERE name = 'store_id'")).first()
-        except SQLAlchemyError as exc:
-            raise AuditError(f"no audit schema at {_safe_url(self.url)} "
-                             f"({_describe(exc)})") from None
-        if row is None:
-            raise AuditError(f"audit store at {_safe_url(self.url)} has no store id")
-        return str(row[0])
+            return migrate(conn, self.dialect)
 
     def _present_tables(self) -> set[str]:
-        from sqlalchemy import inspect
-
         with self.engine.connect() as conn:
             names = set(inspect(conn).get_table_names())
-        return {chain for chain, table in _TABLES.items() if table.name in names}
+        return {chain for chain, table in TABLES.items() if table.name in names}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -345,9 +225,12 @@ class AuditStore:
         row = self._append(OUTCOME_CHAIN, [outcome])[0]
         return StoredOutcome.model_construct(**outcome.__dict__, **_link(row))
 
-    def _append(self, chain: ChainName,
-                events: Sequence[PredictionEvent | AccessEvent | OutcomeEvent],
-                ) -> list[dict[str, Any]]:
+    def record_job(self, job: JobEvent) -> StoredJob:
+        """Append one batch-job event (its own chain) durably, or raise AuditWriteError."""
+        row = self._append(JOB_CHAIN, [job])[0]
+        return StoredJob.model_construct(**job.__dict__, **_link(row))
+
+    def _append(self, chain: ChainName, events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
         """Chain and commit `events` (all or none); returns their rows once committed."""
         if not events:
             return []
@@ -377,10 +260,10 @@ class AuditStore:
                                      "hash": digest})
                         prev = digest
                     out.append(rows)
-                conn.execute(_TABLES[chain].insert(), [r for rows in out for r in rows])
+                conn.execute(TABLES[chain].insert(), [r for rows in out for r in rows])
             # leaving the block committed the transaction: the events are durable
         except SQLAlchemyError as exc:
-            raise AuditWriteError(f"audit write failed: {_describe(exc)}") from None
+            raise AuditWriteError(f"audit write failed: {describe(exc)}") from None
         if seq // self.checkpoint_every > first // self.checkpoint_every:
             self._checkpoint_quietly(chain, seq, prev)
         return out
@@ -392,14 +275,12 @@ class AuditStore:
 
     @staticmethod
     def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str]:
-        # Plain SQL valid on both dialects: read once per write transaction, and building
-        # the Core select (cache key, compile) cost more than running it.
-        row = conn.exec_driver_sql(_HEAD_SQL[chain]).first()
+        row = conn.exec_driver_sql(HEAD_SQL[chain]).first()
         return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
     def head(self, chain: ChainName = PREDICTION_CHAIN) -> tuple[int, str]:
         """(seq, hash) of the newest row of a chain; (0, GENESIS_HASH) when empty."""
-        if chain not in getattr(self, "_tables_present", _TABLES):
+        if chain not in getattr(self, "_tables_present", TABLES):
             return 0, GENESIS_HASH
         with self.engine.connect() as conn:
             return self._head_in(conn, chain)
@@ -427,9 +308,7 @@ class AuditStore:
     # -- reads -----------------------------------------------------------------
 
     @staticmethod
-    def _decode(chain: ChainName, row: Mapping[str, Any]) -> dict[str, Any]:
-        import json
-
+    def _decode(chain: ChainName, row: Mapping[Any, Any]) -> dict[str, Any]:
         out = dict(row)
         for name in JSON_COLUMNS[chain]:
             out[name] = json.loads(out[name])
@@ -485,8 +364,6 @@ class AuditStore:
 
     def count_events(self, **filters: Any) -> int:
         """How many prediction events match `list_events` filters (for paging)."""
-        from sqlalchemy import func
-
         t = events_table
         query = select(func.count()).select_from(t)
         if filters.get("since") is not None:
@@ -513,12 +390,22 @@ class AuditStore:
             rows = conn.execute(query.offset(max(0, offset))).mappings().all()
         return [StoredOutcome.model_validate(self._decode(OUTCOME_CHAIN, r)) for r in rows]
 
+    def list_jobs(self, *, limit: int = 100) -> list[StoredJob]:
+        """Batch-job events, newest first."""
+        if JOB_CHAIN not in self._tables_present:
+            return []
+        query = select(jobs_table).order_by(jobs_table.c.seq.desc()).limit(
+            max(0, min(limit, MAX_PAGE)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [StoredJob.model_validate(self._decode(JOB_CHAIN, r)) for r in rows]
+
     def iter_rows(self, chain: ChainName, *, up_to: int | None = None,
                   page: int = 2000) -> Iterator[dict[str, Any]]:
         """Raw rows of one chain in seq order (keyset paging, bounded memory)."""
         if chain not in self._tables_present:
             return
-        table = _TABLES[chain]
+        table = TABLES[chain]
         after = 0
         while True:
             query = select(table).where(table.c.seq > after)
@@ -533,7 +420,5 @@ class AuditStore:
             after = int(rows[-1]["seq"])
 
     def verify(self) -> VerifyReport:
-        """Walk both chains and check them against the signed checkpoints."""
-        from serving.audit.verify import verify_store
-
+        """Walk every chain and check it against the signed checkpoints."""
         return verify_store(self)

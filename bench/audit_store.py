@@ -1,6 +1,6 @@
 """Audit write throughput (SQLite, PostgreSQL) and what the audit adds to one /score call.
 
-    python -m serving.auditor.bench [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python -m bench.audit_store [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Runs in throw-away stores (a temp folder, a temp PostgreSQL schema); the
 /score cost is measured in-process on the serving code path, with and
@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from audit import AuditStore
+from devtools.example_course import example_request
 from riskmodel.artifact import champion_path
 from riskmodel.predictor import RiskModel
-from serving.audit import AuditStore
-from serving.example import example_request
 from serving.recording import prediction_events
 from serving.schemas import ScoreRequest
 from serving.scoring import score_courses
@@ -73,7 +73,7 @@ def _report(name: str, store: AuditStore, model: RiskModel, n: int, rounds: int)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.auditor.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.audit_store", description=__doc__)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")

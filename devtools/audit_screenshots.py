@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from config import get_settings
+from devtools.browser import chromium_page, serve_locally
 from serving.auditor.app import create_auditor_app
-from serving.auditor.browser import chromium_page, serve_locally
 from serving.auth.principal import Principal, set_principal
 
 
@@ -47,7 +47,7 @@ def take_screenshots(base_url: str, out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.auditor.screenshots",
+    parser = argparse.ArgumentParser(prog="python -m devtools.audit_screenshots",
                                      description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="default: reports/")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Development tokens: `python -m serving.auth token --role clinician` (`make token ROLE=...`).
+"""Development tokens: `python -m devtools.token token --role clinician` (`make token ROLE=...`).
 
 Signed with the local HS256 secret under var/keys/ (created on first use).
 `--role ehr` mints a one-time CDS Hooks token of the dev EHR issuer instead.
@@ -32,7 +32,7 @@ def ehr_token(audience: str, ttl_s: int = 300) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m serving.auth")
+    ap = argparse.ArgumentParser(prog="python -m devtools.token")
     sub = ap.add_subparsers(dest="command", required=True)
     tok = sub.add_parser("token", help="print a development bearer token")
     tok.add_argument("--role", choices=[*ROLES, "ehr"], default="clinician")

@@ -1,0 +1,108 @@
+"""Canonical JSON and timestamps: the one text form every chain hash covers.
+
+Both the writer and the verifier serialise through here, so a row's hash
+input is the same bytes wherever it is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def normalise_ts(value: datetime) -> datetime:
+    """UTC, microsecond precision (what both SQLite and PostgreSQL keep exactly)."""
+    if value.tzinfo is None:  # the database hands back naive UTC on SQLite
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_ts(value: datetime) -> str:
+    return normalise_ts(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_BUILTIN = frozenset({float, int, str, bool, type(None)})
+
+
+def plain_scalar(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so the service may pass them unconverted."""
+    if type(value) in _BUILTIN:  # the common case, ~90 values an event: skip the lookup
+        return value
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+
+
+def _canon(value: Any, out: list[str]) -> None:
+    value = plain_scalar(value)
+    if value is None:
+        out.append("null")
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("non-finite number cannot be audited")
+        # repr is the shortest exact round-trip form; +0.0 folds -0.0 (SQLite drops the sign).
+        out.append(repr(value + 0.0))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=True))
+    elif isinstance(value, datetime):
+        out.append(json.dumps(format_ts(value)))
+    elif isinstance(value, Mapping):
+        keys = sorted(value)
+        if not all(isinstance(k, str) for k in keys):
+            raise ValueError("canonical JSON keys must be strings")
+        out.append("{")
+        for i, key in enumerate(keys):
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=True))
+            out.append(":")
+            _canon(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _canon(item, out)
+        out.append("]")
+    else:
+        raise ValueError(f"type {type(value).__name__} has no canonical form")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_ts(value)
+    plain = plain_scalar(value)
+    if plain is value:
+        raise ValueError(f"type {type(value).__name__} has no canonical form")
+    return plain
+
+
+_fast = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                         allow_nan=False, default=_default).encode
+
+
+_NEGATIVE_ZERO = re.compile(r"-0\.0(?=[,}\]]|$)")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, ASCII, floats as repr: one text per value.
+
+    The C encoder writes exactly this form (float repr, sorted keys); the
+    Python walker is the reference and runs when a -0.0 may need folding.
+    Keys follow JSON rules, so callers pass string keys (all content does).
+    """
+    text = _fast(value)
+    # Only a whole -0.0 token needs folding; -0.0449 (common among SHAP values) does not.
+    if _NEGATIVE_ZERO.search(text) is None:
+        return text
+    out: list[str] = []
+    _canon(value, out)
+    return "".join(out)

@@ -1,0 +1,117 @@
+"""The audit database: engine set-up, schema migrations and the store id.
+
+Writers take the write lock at BEGIN (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+an advisory lock per chain, taken by the writer) so the head they read stays
+the head. Error texts carry the driver's error class and code only: driver
+messages can echo row values.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class AuditError(RuntimeError):
+    """The audit store cannot be opened or read."""
+
+
+class AuditWriteError(AuditError):
+    """An audit event was not durably written; the caller must not answer 200."""
+
+
+def describe(exc: BaseException) -> str:
+    """Error class and code only: driver messages can echo row values."""
+    orig = getattr(exc, "orig", None) or exc
+    code = (getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None) or "")
+    return f"{type(orig).__name__}{f' [{code}]' if code else ''}"
+
+
+def safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000"):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front so the head they read stays the head.
+            write = conn.get_execution_options().get("audit_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+def dialect_of(engine: Engine) -> str:
+    return "postgresql" if engine.dialect.name == "postgresql" else "sqlite"
+
+
+def migrate(conn: Connection, dialect: str) -> bool:
+    """Apply pending migrations/<dialect>/NNNN_*.sql in the open write transaction `conn`;
+    True if the store was created (a new store id)."""
+    files = sorted((MIGRATIONS_DIR / dialect).glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :n))"),
+                     {"n": "/audit-migrate"})
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version")}
+    for path in files:
+        version = int(path.name[:4])
+        if version in done:
+            continue
+        _run_script(conn, dialect, path.read_text())
+        conn.execute(text("INSERT INTO schema_version (version, name, applied_at) "
+                          "VALUES (:v, :n, :t)"),
+                     {"v": version, "n": path.name, "t": datetime.now(UTC).isoformat()})
+        log.info("applied audit migration %s", path.name)
+    if conn.execute(text("SELECT 1 FROM audit_meta WHERE name = 'store_id'")).first():
+        return False
+    conn.execute(text("INSERT INTO audit_meta (name, value) VALUES ('store_id', :v)"),
+                 {"v": uuid.uuid4().hex})
+    return True
+
+
+def _run_script(conn: Connection, dialect: str, script: str) -> None:
+    if dialect == "postgresql":
+        conn.connection.driver_connection.execute(script)  # type: ignore[union-attr]
+        return
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):  # knows trigger BEGIN ... END
+            conn.exec_driver_sql(statement)
+            statement = ""
+
+
+def read_store_id(engine: Engine, url: str) -> str:
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT value FROM audit_meta WHERE name = 'store_id'")).first()
+    except SQLAlchemyError as exc:
+        raise AuditError(f"no audit schema at {safe_url(url)} ({describe(exc)})") from None
+    if row is None:
+        raise AuditError(f"audit store at {safe_url(url)} has no store id")
+    return str(row[0])

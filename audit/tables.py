@@ -1,0 +1,61 @@
+"""SQLAlchemy Core tables of the four chains, for queries only.
+
+The DDL (columns, constraints, append-only triggers) is in
+migrations/<dialect>/*.sql; these definitions only name the columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text
+
+from audit.events import ACCESS_CHAIN, JOB_CHAIN, OUTCOME_CHAIN, PREDICTION_CHAIN, ChainName
+
+_meta = MetaData()
+
+
+def _head_columns() -> list[Column[Any]]:
+    return [Column("seq", Integer, primary_key=True, autoincrement=False),
+            Column("event_id", String), Column("ts", DateTime(timezone=True))]
+
+
+def _link_columns() -> list[Column[Any]]:
+    return [Column("key_id", Text), Column("prev_hash", Text), Column("hash", Text)]
+
+
+events_table = Table(
+    "audit_events", _meta, *_head_columns(),
+    *(Column(n, Text) for n in ("request_id", "caller_sub", "caller_role", "endpoint",
+                                "patient_ref", "course_ref", "model_name", "model_version",
+                                "model_sha256", "features")),
+    Column("probability", Float), Column("risk_band", Text), Column("thresholds", Text),
+    Column("shap_values", Text), Column("shap_base", Float), Column("latency_ms", Float),
+    *_link_columns(),
+)
+access_table = Table(
+    "audit_access", _meta, *_head_columns(),
+    *(Column(n, Text) for n in ("caller_sub", "caller_role", "action", "event_ids", "filters")),
+    *_link_columns(),
+)
+outcomes_table = Table(
+    "audit_outcomes", _meta, *_head_columns(),
+    *(Column(n, Text) for n in ("caller_sub", "caller_role", "course_ref", "outcome",
+                                "relapse_date", "followup_end_date", "linked_event_ids")),
+    *_link_columns(),
+)
+jobs_table = Table(
+    "audit_jobs", _meta, *_head_columns(),
+    *(Column(n, Text) for n in ("job_id", "caller_sub", "caller_role", "details")),
+    *_link_columns(),
+)
+
+TABLES: dict[ChainName, Table] = {PREDICTION_CHAIN: events_table, ACCESS_CHAIN: access_table,
+                                  OUTCOME_CHAIN: outcomes_table, JOB_CHAIN: jobs_table}
+# Every chain the store writes, verifies, checkpoints and exports, in that order.
+CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN, JOB_CHAIN)
+# Plain SQL valid on both dialects: read once per write transaction, and building the
+# Core select (cache key, compile) cost more than running it.
+HEAD_SQL: dict[ChainName, str] = {
+    chain: f"SELECT seq, hash FROM {table.name} ORDER BY seq DESC LIMIT 1"
+    for chain, table in TABLES.items()}
