@@ -84,7 +84,8 @@ class MahalanobisCheck:
     @classmethod
     def load(cls, path: Path) -> MahalanobisCheck:
         d = json.loads((path / OOD_FILE).read_text())
-        return cls(*(np.asarray(d[k]) for k in _ARRAYS), float(d["threshold"]))
+        median, mean, scale, e_mean, e_scale, precision = (np.asarray(d[k]) for k in _ARRAYS)
+        return cls(median, mean, scale, e_mean, e_scale, precision, float(d["threshold"]))
 
 
 _ARRAYS = ("median", "mean", "scale", "embed_mean", "embed_scale", "precision")
