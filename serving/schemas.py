@@ -39,7 +39,8 @@ def _refuse_unended(courses: list[CourseRecord], field: str) -> None:
             raise PydanticCustomError(NOT_ENDED_RULE, where + NOT_ENDED_MESSAGE)
 
 
-FACTOR_NOTE = ("Factors are associations the model learned, not causes of this patient's risk; "
+FACTOR_NOTE = ("Factors are associations the model learned, not the causes of this patient's "
+               "risk; "
                "course exposures (ketamine, infusions, therapy and attendance) describe the "
                "course received and are not advice to change treatment.")
 
