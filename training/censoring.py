@@ -108,7 +108,8 @@ def mature_courses(course_end: np.ndarray, data_cutoff: np.datetime64,
                    horizon: float = HORIZON_DAYS) -> np.ndarray:
     """Courses that ended at least `horizon` days before the data cut-off."""
     end = np.asarray(course_end, dtype="datetime64[D]")
-    return end + np.timedelta64(int(horizon), "D") <= np.datetime64(data_cutoff, "D")
+    cutoff = np.asarray(data_cutoff).astype("datetime64[D]")
+    return end + np.timedelta64(int(horizon), "D") <= cutoff
 
 
 def _person_periods(time_days: np.ndarray, censored: np.ndarray):

@@ -33,7 +33,10 @@ DEFAULT_SEEDS = tuple(range(101, 111))  # never used to design the censoring mod
 def cohort_bias(data_dir: Path, seed: int) -> dict[str, float]:
     """IPCW and complete-case relapse rate minus the true rate, on one cohort's mature courses."""
     ts = load_training_set(data_dir, verbose=False)
-    truth = load_oracle(data_dir).reindex(ts.frame.index)
+    oracle = load_oracle(data_dir)
+    if oracle is None:
+        raise ValueError(f"{data_dir} has no oracle/: the bias study needs synthetic data")
+    truth = oracle.reindex(ts.frame.index)
     y, known = ts.y, ts.labelled
     mature = ts.frame["mature"].to_numpy(bool)
     time_days = ts.frame["time_days"].to_numpy(float)
