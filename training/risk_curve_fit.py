@@ -9,13 +9,15 @@ is out of sample, and checked on the test part.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from features.fields import HORIZON_DAYS
 from riskmodel.calibration import logit
 from riskmodel.risk_curve import EARLY_DAYS, RiskCurve
-from training.censoring import CensoringModel
 
 
 def horizon_labels(time_days: np.ndarray, event: np.ndarray,
@@ -25,22 +27,48 @@ def horizon_labels(time_days: np.ndarray, event: np.ndarray,
     return y, y | (time_days >= day)
 
 
-def horizon_weights(X: np.ndarray, time_days: np.ndarray, event: np.ndarray, day: float,
-                    train: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IPCW labels at `day` for `rows`, censoring model fitted on `train` rows."""
-    y, known = horizon_labels(time_days, event, day)
-    model = CensoringModel(horizon=day).fit(X[train], time_days[train], known[train])
-    cap = model.weights(X[train], time_days[train], known[train]).truncated_at
-    return y[rows], model.weights(X[rows], time_days[rows], known[rows], cap=cap).weights
+@dataclass(frozen=True)
+class HorizonWeights:
+    """IPCW at an earlier horizon t from the 180-day censoring model (training/censoring.py):
+    a label known at t weighs 1 / G(min(T, t) | x), capped at the training rows' 99th
+    percentile, like the 180-day weights."""
+
+    time_days: np.ndarray
+    event: np.ndarray
+    survival_at: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rows, days) -> G
+    train: np.ndarray
+
+    @classmethod
+    def from_prepared(cls, prep, *, seed: int) -> HorizonWeights:
+        from training.prepare import censoring_covariates, fit_censoring, with_risk_score
+
+        ts, split = prep.ts, prep.split
+        time_days = ts.frame["time_days"].to_numpy(dtype=float)
+        mature = ts.frame["mature"].to_numpy(bool)
+        Z = with_risk_score(censoring_covariates(ts), prep.X, prep.y, prep.known, mature,
+                            split.train, seed)
+        model = fit_censoring(Z, time_days, prep.known, mature, split.train, split.valid)
+        return cls(time_days, ts.frame["event_observed"].to_numpy(dtype=bool),
+                   lambda rows, days: model.survival(Z.iloc[rows], days), split.train)
+
+    def labels(self, day: float, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y, known = horizon_labels(self.time_days, self.event, day)
+
+        def raw(r: np.ndarray) -> np.ndarray:
+            g = self.survival_at(r, np.minimum(self.time_days[r], day))
+            return np.where(known[r], 1.0 / np.clip(g, 1e-3, 1.0), 0.0)
+
+        train_w = raw(self.train)
+        cap = float(np.quantile(train_w[known[self.train]], 0.99))
+        return y[rows], np.minimum(raw(rows), cap)
 
 
-def fit_risk_curve(p: np.ndarray, X: np.ndarray, time_days: np.ndarray, event: np.ndarray, *,
-                   train: np.ndarray, valid: np.ndarray) -> RiskCurve:
+def fit_risk_curve(p: np.ndarray, weights: HorizonWeights, *, valid: np.ndarray) -> RiskCurve:
     """`p`: served 180-day probabilities of every row; fitted on `valid` rows."""
     z = logit(p[valid])
     coef = {}
     for day in EARLY_DAYS:
-        y, w = horizon_weights(X, time_days, event, float(day), train, valid)
+        y, w = weights.labels(float(day), valid)
         m = w > 0
         lr = LogisticRegression(C=np.inf, max_iter=1000)
         lr.fit(np.column_stack([z[m], z[m] ** 2]), y[m].astype(int), sample_weight=w[m])
@@ -59,16 +87,15 @@ def true_risk_at(true_p180: np.ndarray, day: float, family: str) -> np.ndarray:
     return 1.0 - (1.0 - p) ** (ratio ** WEIBULL_SHAPE)
 
 
-def curve_calibration(curve: RiskCurve, p: np.ndarray, X: np.ndarray, time_days: np.ndarray,
-                      event: np.ndarray, *, train: np.ndarray, test: np.ndarray,
-                      true_p180: np.ndarray | None = None, family: str = "weibull",
-                      bins: int = 10) -> dict:
+def curve_calibration(curve: RiskCurve, p: np.ndarray, weights: HorizonWeights, *,
+                      test: np.ndarray, true_p180: np.ndarray | None = None,
+                      family: str = "weibull", bins: int = 10) -> dict:
     """Per horizon: mean predicted vs IPCW-observed risk overall and in deciles of the
     predicted risk (max and mean absolute gap), and on synthetic data vs the true risk."""
     risks = curve.risks(p[test])
     out: dict = {}
     for j, day in enumerate(curve.days):
-        y, w = horizon_weights(X, time_days, event, float(day), train, test)
+        y, w = weights.labels(float(day), test)
         r = risks[:, j]
         edges = np.quantile(r, np.linspace(0, 1, bins + 1))
         b = np.clip(np.searchsorted(edges, r, side="right") - 1, 0, bins - 1)

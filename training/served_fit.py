@@ -14,7 +14,7 @@ from riskmodel.predictor import RiskModel
 from riskmodel.risk_curve import RISK_CURVE_FILE, RiskCurve
 from riskmodel.venn_abers import VENN_ABERS_FILE, VennAbers
 from training.bands import HARM_BENEFIT, band_facts, low_band_is_low
-from training.risk_curve_fit import fit_risk_curve
+from training.risk_curve_fit import HorizonWeights, fit_risk_curve
 from training.uncertainty_check import venn_abers_gate
 
 
@@ -39,9 +39,7 @@ def fit_served(model: RiskModel, prep, *, seed: int) -> ServedFit:
     p = model.predict_proba(prep.X)
     va = prep.rows(split.valid)
     venn = VennAbers.fit(p[va], prep.y[va], prep.weights[va], seed=seed)
-    curve = fit_risk_curve(p, prep.X, frame["time_days"].to_numpy(dtype=float),
-                           frame["event_observed"].to_numpy(dtype=bool),
-                           train=split.train, valid=split.valid)
+    curve = fit_risk_curve(p, HorizonWeights.from_prepared(prep, seed=seed), valid=split.valid)
     ood = MahalanobisCheck.fit(prep.X[split.train], prep.X[split.valid])
     te = split.test
     y, w = prep.y[te], prep.weights[te]

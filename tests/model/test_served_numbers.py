@@ -73,19 +73,18 @@ def test_curve_is_calibrated_on_non_weibull_relapse_times(model, tmp_path_factor
     from synthetic.__main__ import main as generate
     from training.dataset import load_oracle
     from training.prepare import prepare
-    from training.risk_curve_fit import curve_calibration, fit_risk_curve
+    from training.risk_curve_fit import HorizonWeights, curve_calibration, fit_risk_curve
 
     out = tmp_path_factory.mktemp("loglogistic") / "raw"
     generate(["--n", str(COHORT_N), "--seed", str(COHORT_SEED), "--out", str(out),
               "--relapse-time", "loglogistic"])
     prep = prepare(out, seed=COHORT_SEED, verbose=False)
-    frame = prep.ts.frame
-    t, e = frame["time_days"].to_numpy(float), frame["event_observed"].to_numpy(bool)
     p = model.predict_proba(prep.X)
-    curve = fit_risk_curve(p, prep.X, t, e, train=prep.split.train, valid=prep.split.valid)
-    truth = load_oracle(out).reindex(frame.index)["true_probability_180d"].to_numpy()
-    cal = curve_calibration(curve, p, prep.X, t, e, train=prep.split.train,
-                            test=prep.split.test, true_p180=truth, family="loglogistic")
+    weights = HorizonWeights.from_prepared(prep, seed=COHORT_SEED)
+    curve = fit_risk_curve(p, weights, valid=prep.split.valid)
+    truth = load_oracle(out).reindex(prep.ts.frame.index)["true_probability_180d"].to_numpy()
+    cal = curve_calibration(curve, p, weights, test=prep.split.test, true_p180=truth,
+                            family="loglogistic")
     for day in ("30", "90", "180"):
         assert cal[day]["decile_max_abs_gap_true"] <= CURVE_MAX_DECILE_GAP_TRUE, (day, cal[day])
         assert abs(cal[day]["mean_predicted"] - cal[day]["mean_true"]) <= CURVE_MAX_MEAN_GAP_TRUE

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from riskmodel.predictor import RiskModel
-from training.risk_curve_fit import curve_calibration
+from training.risk_curve_fit import HorizonWeights, curve_calibration
 from training.served_fit import fit_served
 from training.uncertainty_check import venn_abers_deciles
 
@@ -52,15 +52,11 @@ def served_checks(model: RiskModel, prep, data_dir: Path, true_p: np.ndarray | N
     y, w = prep.y[te], prep.weights[te]
     tp = None if true_p is None else true_p[te]
     p0, p1 = venn.pairs(p[te])
-    frame = prep.ts.frame
     family = relapse_time_family(data_dir)
     out: dict = {"source": source, "n_test": int(len(te)),
                  "venn_abers": venn_abers_deciles(p0, p1, y, w, tp),
-                 "curve": curve_calibration(curve, p, prep.X,
-                                            frame["time_days"].to_numpy(dtype=float),
-                                            frame["event_observed"].to_numpy(dtype=bool),
-                                            train=tr, test=te, true_p180=true_p,
-                                            family=family)}
+                 "curve": curve_calibration(curve, p, HorizonWeights.from_prepared(prep, seed=seed),
+                                            test=te, true_p180=true_p, family=family)}
     draws = independent_draws(prep.X[tr], len(te), seed + OOD_DRAW_SEED)
     out["ood"] = {"threshold_quantile": 0.995, "held_out_flagged": float(ood.flags(prep.X[te]).mean()),
                   "independent_draws_flagged": float(ood.flags(draws).mean()),
