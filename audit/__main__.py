@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from audit.archive import export_archive, verify_archive
-from audit.chain import MissingKeyError, default_paths, require_key_file
+from audit.chain import MissingKeyError, require_key_file
 from audit.database import AuditError
 from audit.installation import (
     acknowledge_restore,
@@ -21,6 +21,7 @@ from audit.installation import (
     migrate_store,
     rotate_audit_key,
 )
+from audit.paths import default_paths
 from audit.signing import VerifyKeys
 from audit.store import AuditStore
 

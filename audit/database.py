@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -122,13 +122,13 @@ def pending_migrations(conn: Connection, dialect: str) -> list[str]:
     return [name for name in files if int(name[:4]) not in done]
 
 
-_TRIGGER = re.compile(r"CREATE TRIGGER (\w+)", re.IGNORECASE)
+_TRIGGER = re.compile(r"CREATE TRIGGER (\w+)\s+BEFORE\s+[\w\s]+?\s+ON\s+(\w+)", re.IGNORECASE)
 
 
-def expected_triggers(dialect: str) -> set[str]:
-    """Every append-only trigger the migrations create."""
-    return {name for path in (MIGRATIONS_DIR / dialect).glob("*.sql")
-            for name in _TRIGGER.findall(path.read_text())}
+def expected_triggers(dialect: str) -> dict[str, str]:
+    """Every append-only trigger the migrations create, and the table it guards."""
+    return {name: table for path in (MIGRATIONS_DIR / dialect).glob("*.sql")
+            for name, table in _TRIGGER.findall(path.read_text())}
 
 
 def trigger_problems(conn: Connection, dialect: str) -> list[str]:
@@ -141,8 +141,11 @@ def trigger_problems(conn: Connection, dialect: str) -> list[str]:
     else:
         rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {str(r[0]): True for r in rows}
+    tables = set(inspect(conn).get_table_names())
     out = []
-    for name in sorted(expected_triggers(dialect)):
+    for name, table in sorted(expected_triggers(dialect).items()):
+        if table not in tables:
+            continue  # a store from before that table's migration
         if name not in present:
             out.append(f"append-only trigger {name} missing (dropped)")
         elif not present[name]:

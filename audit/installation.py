@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from audit.chain import AuditPaths, KeyRing, default_paths, rotate_key
+from audit.chain import KeyRing, rotate_key
 from audit.checkpoints import CheckpointLog, Record, make_record
 from audit.database import (
     AuditError,
@@ -30,6 +30,7 @@ from audit.database import (
     safe_url,
 )
 from audit.events import GENESIS_HASH
+from audit.paths import AuditPaths, default_paths
 from audit.signing import Signer, create_signing_key
 from audit.tables import CHAINS, HEAD_SQL
 

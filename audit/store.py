@@ -24,12 +24,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.chain import (
-    AuditPaths,
     KeyFile,
     KeyRing,
     MissingKeyError,
     Surrogates,
-    default_paths,
     hmac_hex,
     require_key_file,
 )
@@ -71,6 +69,7 @@ from audit.events import (
     row_from_event,
 )
 from audit.group_commit import GroupCommit
+from audit.paths import AuditPaths, default_paths
 from audit.signing import Signer, VerifyKeys
 from audit.tables import (
     CHAINS,

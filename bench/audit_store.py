@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from audit import AuditStore, init_installation
-from audit.chain import AuditPaths
+from audit.paths import AuditPaths
 from devtools.example_course import example_request
 from riskmodel.artifact import champion_path
 from riskmodel.predictor import RiskModel

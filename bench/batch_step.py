@@ -98,7 +98,7 @@ def noshap(model, data: Path, chunk: int) -> dict:
 
 def job(model, data: Path, chunk: int, var: Path) -> dict:
     from audit import AuditStore, init_if_fresh
-    from audit.chain import AuditPaths
+    from audit.paths import AuditPaths
     from jobs.score_batch import run_batch
 
     var.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
     var.mkdir(parents=True, exist_ok=True)
     scored = score_chunk(model, ChunkedRecords(data, 2000).chunk(0))
     from audit import init_if_fresh
-    from audit.chain import AuditPaths
+    from audit.paths import AuditPaths
 
     paths = AuditPaths.under(var / "profile")
     init_if_fresh(f"sqlite:///{var / 'profile-audit.db'}", paths)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.chain import AuditPaths, default_paths
 from audit.installation import init_installation
+from audit.paths import AuditPaths, default_paths
 
 ENV_FILES = {
     "AUDIT_HMAC_KEY_FILE": "keys/audit-hmac.key",

@@ -24,7 +24,7 @@ from audit import (
     init_installation,
 )
 from audit.__main__ import main as audit_cli
-from audit.chain import AuditPaths, KeyRing, hmac_hex
+from audit.chain import KeyRing, hmac_hex
 from audit.events import (
     ACCESS_CHAIN,
     JOB_CHAIN,
@@ -37,6 +37,7 @@ from audit.events import (
     row_from_event,
 )
 from audit.installation import acknowledge_restore, rotate_audit_key
+from audit.paths import AuditPaths
 from audit.tables import TABLES
 from tests.audit_setup import installed
 from tests.service.test_audit_store import event as prediction_event

@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
 from audit import AuditStore
-from audit.chain import AuditPaths
 from audit.installation import init_installation
+from audit.paths import AuditPaths
 from tests.service.test_audit_store import PG_DEFAULT, event
 
 pytestmark = pytest.mark.postgres

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from audit import JOB_CHAIN, AuditStore, init_installation
-from audit.chain import AuditPaths
+from audit.paths import AuditPaths
 from config import get_settings
 from features.builder import build_features, course_batch_from_frames
 from features.records import RawRecords, read_records

@@ -7,7 +7,7 @@ from config import get_settings
 
 def test_profile_pipeline_reports_every_stage(champion_dir, tmp_path, monkeypatch):
     from audit import AuditStore, init_installation
-    from audit.chain import AuditPaths
+    from audit.paths import AuditPaths
     from bench.serving_load import profile_pipeline
 
     # The function points VAR_DIR / MODELS_DIR at its own folders; monkeypatch restores them.

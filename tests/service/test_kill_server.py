@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from audit import AuditStore, init_installation
-from audit.chain import AuditPaths
+from audit.paths import AuditPaths
 from tests.service.auditor_fixtures import courses
 from tests.service.conftest import ROOT, free_port
 
