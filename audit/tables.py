@@ -57,5 +57,5 @@ CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN, 
 # Plain SQL valid on both dialects: read once per write transaction, and building the
 # Core select (cache key, compile) cost more than running it.
 HEAD_SQL: dict[ChainName, str] = {
-    chain: f"SELECT seq, hash FROM {table.name} ORDER BY seq DESC LIMIT 1"
+    chain: f"SELECT seq, hash, ts FROM {table.name} ORDER BY seq DESC LIMIT 1"
     for chain, table in TABLES.items()}

@@ -80,11 +80,13 @@ class Workspace:
             report = self.store.verify()
             broken = [f"chain {c.chain} broken at seq {c.broken_seq}: {c.reason}"
                       for c in report.chains.values() if not c.ok]
-            problems = broken + report.problems
+            alarm = self.store.checkpoint_alarm
+            problems = broken + report.problems + ([f"ALARM: {alarm}"] if alarm else [])
             rows = {c.chain: c.rows_verified for c in report.chains.values()}
+            ok = report.ok and not alarm  # the writer's alarm turns the banner red too
             summary = ("chain verified: " + ", ".join(f"{n} {k} rows" for k, n in rows.items())
-                       if report.ok else f"CHAIN CHECK FAILED: {problems[0]}")
-            status = ChainStatus(report.ok, summary, time.monotonic(), rows, problems)
+                       if ok else f"CHAIN CHECK FAILED: {problems[0]}")
+            status = ChainStatus(ok, summary, time.monotonic(), rows, problems)
             self._status = status
         return status
 

@@ -13,6 +13,7 @@ from audit import AuditStore, AuditWriteError
 from riskmodel.predictor import RiskModel
 from serving.auditor import create_workspace_app
 from serving.auth.principal import Principal
+from tests.audit_setup import installed
 from tests.service.auditor_fixtures import as_principal, courses, score_into
 
 AUDITOR = Principal("auditor-7", "auditor")
@@ -20,10 +21,7 @@ AUDITOR = Principal("auditor-7", "auditor")
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
-    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    with AuditStore(f"sqlite:///{tmp_path / 'audit.db'}") as s:
+    with AuditStore(installed(monkeypatch, tmp_path)) as s:
         yield s
 
 
