@@ -209,9 +209,9 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
 
     init_if_fresh(settings.audit_url)
     store = AuditStore(settings.audit_url)
-    pipeline = PredictionPipeline(model, store, coalesce=settings.score_coalescing)
+    pipeline = PredictionPipeline(model, store)
     courses = list(ScoreRequest.model_validate_json(body).courses)
-    scored = score_courses(pipeline.served_model, courses)
+    scored = score_courses(pipeline.model, courses)
 
     def events() -> list:
         return prediction_events(store, model, courses, scored, request_id="0" * 32,
@@ -229,7 +229,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
     stages = {
         "token check (cached after the first)": lambda: auth({}, token),
         "parse + validate request": lambda: ScoreRequest.model_validate_json(body),
-        "features + SHAP + interval + curve": lambda: score_courses(pipeline.served_model,
+        "features + SHAP + interval + curve": lambda: score_courses(pipeline.model,
                                                                     courses),
         "audit event objects": events,
         "audit event objects + append (commit)": lambda: store.append_many(events()),
