@@ -176,6 +176,9 @@ def run(model_dir: Path, work: Path, seconds: int = 10,
     return results
 
 
+PROFILE_WARMUP = 20  # untimed calls per stage first: caches, lazy imports, SQLite pages
+
+
 def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
                      out: Path | None = None) -> dict:
     """In-process cost of one single-course /score, without HTTP: token check, request
@@ -237,7 +240,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
     }
     report: dict = {"n": n, "cpu_ms": {}, "wall_ms": {}}
     for name, fn in stages.items():
-        for _ in range(20):
+        for _ in range(PROFILE_WARMUP):
             fn()
         cpu, wall = [], []
         for _ in range(n):
