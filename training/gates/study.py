@@ -4,7 +4,7 @@ Models are fitted once, as `make train` fits them, on 20,000-course training
 cohorts (seeds 901-903); each replicate then draws a FRESH test cohort
 (5,000 courses, the size of a 25,000-course cohort's test part) from a seed
 never used to design the thresholds (evaluation seeds start at 1001; the
-design run used 201-230, `--design`), weights it with the training cohort's
+design run used 201-206 and `--design` reruns from 201), weights it with the training cohort's
 censoring model, and runs the gates on each scenario:
 
 - healthy: the fitted model (champion and reference: a second healthy fit),
@@ -14,12 +14,14 @@ censoring model, and runs the gates on each scenario:
   then recalibrated on them so only discrimination is lost): AUROC 0.03 and
   0.05 lower after an earlier version had lost 0.015 / 0.02 (the reference
   catches accumulated losses), 0.03 worse than the champion, 0.03 below
-  logistic regression (a first promotion: no champion), one site's
-  probabilities shifted by +0.10, a broken calibrator (log-odds x 0.5);
+  logistic regression (a first promotion: no champion), the probabilities of
+  one group (sex female, ~1,350 labelled) shifted by +0.10, a broken
+  calibrator (log-odds x 0.5);
 - disparity: a model fitted on `--scenario disparity` data, scored on such
-  cohorts (the subgroup gate must name the group);
+  cohorts of 10,000 courses (the group then has ~1,000 labelled courses, the
+  assessable size; the subgroup gate must name it);
 - group shifts: a random group of n labelled courses shifted by +0.10, for the
-  power curve (detection = the subgroup gate refuses or escalates naming it).
+  power curve (detection = the subgroup gate refuses naming it).
 
 Rates carry Clopper-Pearson 95 % intervals. Writes reports/gate_study.{json,md,png}.
 """
@@ -54,9 +56,9 @@ from training.gates import draws as d
 from training.prepare import censoring_covariates, fit_censoring, prepare_from_set
 from training.validation.subgroups import subgroup_columns
 
-TRAIN_N, TEST_N = 20_000, 5_000
+TRAIN_N, TEST_N, DISPARITY_TEST_N = 20_000, 5_000, 10_000
 EVALUATION_SEED0, DESIGN_SEED0 = 1001, 201
-GROUP_SIZES = (100, 200, 300, 400, 600, 800)
+GROUP_SIZES = (200, 400, 600, 800, 1000, 1400)
 SHIFT = 0.10
 TARGETS = {"healthy": ("promoted", 0.90), "degraded": ("refused", 0.95)}
 
@@ -150,8 +152,7 @@ def degrade(c: TestCohort, p: np.ndarray, target_auroc: float, seed: int) -> np.
 def _outcome(report, group: str | None = None) -> dict:
     named = None
     if group is not None:
-        named = any(g.group == group and g.status in ("refuse", "escalate")
-                    for g in report.subgroups)
+        named = any(g.group == group and g.status == "refuse" for g in report.subgroups)
     return {"decision": report.decision, "named": named,
             "failed": [r.name for r in report.results if not r.passed]}
 
@@ -178,9 +179,10 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
         inside |= np.isin(c.patients, c.patients[inside]) & (c.w == 0)  # their censored rows
         attrs = c.attributes.assign(study_group=np.where(inside, "shifted", "other"))
         shifted = np.where(inside, np.clip(pa + SHIFT, 0.001, 0.999), pa)
+        # The power curve judges every size (no minimum): it is what sets the minimum.
         r = evaluate(c.y, c.w, c.patients, shifted, attrs, [], seed=seed,
                      attributes_gated=(*spec.GATED_ATTRIBUTES, "study_group"),
-                     min_assessable=min_assessable)
+                     min_assessable=0)
         out[f"group_shift_{size}"] = _outcome(r, "shifted")
     if power_only:
         return out
@@ -198,13 +200,14 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
                                                     [lr, champ(pa), ref(pa)]))
     out["below_logistic_0.03"] = _outcome(gate(degrade(c, pa, _auroc(c, p_lr) - 0.03, seed + 3),
                                                [lr]))
-    site = c.attributes["site"].to_numpy() == "S03"
-    out["site_shift_0.10"] = _outcome(gate(np.where(site, np.clip(pa + SHIFT, 0.001, 0.999), pa),
-                                           [lr, champ(pa), ref(pa)]), "S03")
+    female = c.attributes["sex"].to_numpy() == "female"
+    out["female_shift_0.10"] = _outcome(gate(np.where(female, np.clip(pa + SHIFT, 0.001, 0.999),
+                                                      pa), [lr, champ(pa), ref(pa)]), "female")
     out["broken_calibrator"] = _outcome(gate(sigmoid(0.5 * logit(np.clip(pa, 1e-6, 1 - 1e-6))),
                                              [lr, champ(pa), ref(pa)]))
     effects = Effects().with_disparity(DISPARITY_DEFAULT_GROUP)
-    write_cohort(generate(TEST_N, seed, effects), tmp / "disparity")
+    # Twice the courses, so the group (~14 %) reaches the assessable size (~1,000 labelled).
+    write_cohort(generate(DISPARITY_TEST_N, seed, effects), tmp / "disparity")
     cd = _test_cohort(tmp / "disparity", fits["disparity"])
     pdisp = fits["disparity"].predict(cd.X)
     rd = evaluate(cd.y, cd.w, cd.patients, pdisp, cd.attributes,
