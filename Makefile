@@ -54,7 +54,7 @@ gate-study: install ## promotion gates by simulation (>= 60 replicates, ~30 min)
 	$(PY) -m training.gates.study --replicates $(or $(REPLICATES),60)
 
 evaluate: install ## validation report: reports/validation.{md,html,json} + evaluation.json, MLflow
-	$(PY) -m training.evaluate --data-dir $(DATA_DIR)
+	$(PY) -m training.evaluate --data-dir $(DATA_DIR) $(if $(VERSION),--version $(VERSION),)
 
 tune: install ## Optuna search (TRIALS=20), patient-grouped CV, nested MLflow runs -> reports/tuning.json
 	$(PY) -m training.tune --data-dir $(DATA_DIR) --seed $(SEED) --trials $(or $(TRIALS),20)

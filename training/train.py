@@ -4,7 +4,8 @@ Every trained candidate is logged and registered in MLflow. The gates decide:
 - promote: exported to models/<version>/, alias `champion`, promotion log;
 - escalate: exported and logged as a candidate awaiting `make promote VERSION=n
   REASON=...` (a person accepts the escalations, recorded with who and why);
-- refuse: registered in MLflow with the reasons; never exported.
+- refuse: registered in MLflow with the reasons; never in models/ (a copy under
+  var/candidates/<version>/ lets `make evaluate VERSION=n` report on it).
 """
 
 from __future__ import annotations
@@ -222,6 +223,14 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                 append_promotion(settings.models_dir, _log_entry(
                     version, sha, run_id, report, metrics, champion_version, event="escalation",
                     reason="gates escalated: a person decides with `make promote`"))
+        else:  # refused: never in models/, but `make evaluate VERSION=n` can still report it
+            export_artifact(settings.var_dir / "candidates" / version, name=settings.model_name,
+                            version=version, booster=fitted.booster,
+                            calibrator=fitted.calibrator, bands=RISK_BANDS,
+                            training_ranges=ranges, metrics=metrics, model_card=card,
+                            extra={"run_id": run_id, "seed": seed, "decision": "refuse",
+                                   "split": "patient-grouped 60/20/20", **data_info},
+                            extra_files=served.files())
         mlflow.set_tags({"promoted": str(decision == "promote").lower(), "decision": decision})
     result["seconds"]["total"] = time.perf_counter() - t0
     return result
