@@ -62,7 +62,6 @@ class Settings(BaseSettings):
     cds_db_url: str = Field("", description="CDS Hooks state shared by workers: used jti, "
                                             "card feedback (default SQLite under var/)")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Request body limit (413)")
-    score_coalescing: bool = Field(True, description="Concurrent requests share model calls")
     seed: int = 7
 
     @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",

@@ -19,8 +19,9 @@ from starlette.routing import Route
 
 from audit import AuditWriteError, OutcomeEvent
 from audit.events import OutcomeValue
-from serving.auditor.guard import require_role
 from serving.auditor.workspace import Workspace
+from serving.auth.guard import require_role
+from serving.errors import FieldError, error_response, field_errors
 
 MAX_BODY_BYTES = 16_384
 MAX_LINKED_EVENTS = 1000
@@ -52,10 +53,9 @@ class OutcomeRequest(BaseModel):
         return _OUTCOME_OF[self.relapsed_180d]
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    # Field and rule only: pydantic's `input` could carry the raw course id.
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "rule": e["msg"]}
-            for e in exc.errors(include_input=False, include_url=False)]
+def _errors(exc: ValidationError) -> list[FieldError]:
+    # pydantic's `input` could carry the raw course id: never asked for.
+    return field_errors(exc.errors(include_input=False, include_url=False))
 
 
 async def record_outcome(request: Request) -> JSONResponse:
@@ -67,7 +67,7 @@ async def record_outcome(request: Request) -> JSONResponse:
         req = OutcomeRequest.model_validate(json.loads(body or b"null"))
     except ValueError as exc:  # JSON syntax errors and ValidationError
         detail = _errors(exc) if isinstance(exc, ValidationError) else "body is not JSON"
-        return JSONResponse({"detail": detail}, status_code=400)
+        return error_response(400, "invalid outcome", detail)
     ws: Workspace = request.app.state.workspace
     from starlette.concurrency import run_in_threadpool
 

@@ -16,6 +16,7 @@ import anyio
 
 from serving.auth.principal import Principal, set_principal
 from serving.auth.tokens import TokenError
+from serving.errors import error_body
 
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/"})
 OPEN_PREFIXES = ("/static_content/",)  # the Swagger UI that renders /docs.json
@@ -59,8 +60,7 @@ def bearer_token(scope: dict[str, Any]) -> str | None:
 
 
 async def refuse(send: Callable, status: int, reason: str, *, error: str | None) -> None:
-    body = json.dumps({"error": "unauthorized" if status == 401 else "forbidden",
-                       "detail": reason}).encode()
+    body = json.dumps(error_body("unauthorized" if status == 401 else "forbidden", reason)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         challenge = f'Bearer realm="{REALM}"'
