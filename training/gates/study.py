@@ -307,7 +307,7 @@ def plot_power(result: dict, path: Path) -> None:
     ax.axhline(0.8, color="grey", ls="--", label="80 % power")
     ax.axvline(spec.MIN_ASSESSABLE_LABELLED, color="tab:red", ls=":",
                label="minimum assessable size")
-    ax.set(xlabel="labelled test courses in the group", ylabel="detected (refused or escalated)",
+    ax.set(xlabel="labelled test courses in the group", ylabel="detected (refused, group named)",
            title=f"Subgroup gate: power to find a +{SHIFT} calibration shift", ylim=(0, 1.02))
     ax.legend(loc="lower right")
     fig.tight_layout()
