@@ -55,7 +55,8 @@ serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
 	  $(MAKE) --no-print-directory train; \
 	fi
 	@$(PY) -m devtools.serve_examples --port $(PORT)
-	$(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
+	SERVICE_URL=$${SERVICE_URL:-http://127.0.0.1:$(PORT)} \
+	  $(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
 
 test: install browser-deps ## every test suite (unit, data, model, service) + import contracts
 	$(PY) -m pytest -n 2 --dist loadfile -q

@@ -76,6 +76,7 @@ from audit.tables import (
     outcomes_table,
 )
 from audit.verify import VerifyReport, verify_store
+from config.files import private_sqlite
 
 __all__ = ["AuditError", "AuditStore", "AuditWriteError"]
 
@@ -126,6 +127,8 @@ class AuditStore:
         self._patient_keys = patient_keys
         self._patient_key_file = paths.patient_key_file
         self.checkpoint_dir = Path(checkpoint_dir or paths.checkpoint_dir)
+        if not read_only:
+            private_sqlite(url)  # 0600 before SQLite creates it with the umask's mode
         self.engine = make_engine(url)
         self.dialect = dialect_of(self.engine)
         try:
@@ -400,13 +403,12 @@ class AuditStore:
             rows = conn.execute(query).mappings().all()
         return [StoredJob.model_validate(self._decode(JOB_CHAIN, r)) for r in rows]
 
-    def iter_rows(self, chain: ChainName, *, up_to: int | None = None,
+    def iter_rows(self, chain: ChainName, *, up_to: int | None = None, after: int = 0,
                   page: int = 2000) -> Iterator[dict[str, Any]]:
-        """Raw rows of one chain in seq order (keyset paging, bounded memory)."""
+        """Raw rows of one chain in seq order, from seq `after` + 1 (keyset paging)."""
         if chain not in self._tables_present:
             return
         table = TABLES[chain]
-        after = 0
         while True:
             query = select(table).where(table.c.seq > after)
             if up_to is not None:

@@ -82,16 +82,19 @@ class VerifyReport:
 
 
 def verify_chain(chain: ChainName, rows: Iterable[Mapping[str, Any]], keys: KeyRing,
-                 wanted: set[int]) -> tuple[ChainReport, dict[int, str]]:
+                 wanted: set[int], start: tuple[int, str] = (0, GENESIS_HASH),
+                 ) -> tuple[ChainReport, dict[int, str]]:
     """Walk rows in seq order; stop at the first broken one.
 
     `wanted` names seqs whose verified hash is returned (checkpoint positions).
     Each row maps seq, event_id, key_id, prev_hash, hash and either the table
-    columns or a ready `content` dict (archives).
+    columns or a ready `content` dict (archives). `start`: the (seq, hash) of an
+    already verified head to continue from (audit/incremental.py); rows_verified
+    then counts the new rows only.
     """
-    report = ChainReport(chain)
+    report = ChainReport(chain, head_seq=start[0], head_hash=start[1])
     hashes = {0: GENESIS_HASH} if 0 in wanted else {}
-    prev = GENESIS_HASH
+    prev = start[1]
     iterator: Iterator[Mapping[str, Any]] = iter(rows)
     while True:
         try:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from serving.cds.routes import ROUTES as CDS_ROUTES
 from serving.fhir.routes import ROUTES as FHIR_ROUTES
+from serving.metrics import ROUTES as METRICS_ROUTES
 from serving.model_routes import ROUTES as MODEL_ROUTES
 
 
@@ -33,7 +34,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_clinician_app(service: Any = None) -> Starlette:
     """`service` (tests) or the running BentoML instance provides `.pipeline` and `.reload()`."""
-    app = Starlette(routes=[*MODEL_ROUTES, *FHIR_ROUTES, *CDS_ROUTES],
+    app = Starlette(routes=[*MODEL_ROUTES, *FHIR_ROUTES, *CDS_ROUTES, *METRICS_ROUTES],
                     exception_handlers={HTTPException: _http_error})
     app.state.service = (lambda: service) if service is not None else current_service
     return app
