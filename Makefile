@@ -65,10 +65,11 @@ test: install browser-deps ## every test suite (unit, data, model, service) + im
 # synthetic/ (the demo-data generator) is not type-clean yet and is left out for now.
 PRODUCT := features riskmodel training jobs audit serving monitoring compute config
 
-lint: install ## ruff, import-linter contracts (lint-imports), mypy over the product packages
+lint: install ## ruff, import-linter contracts, mypy and bandit over the product packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy $(PRODUCT)
+	$(VENV)/bin/bandit -q -c pyproject.toml -r $(PRODUCT) --severity-level medium
 
 score-batch: install ## score INPUT=dir with the champion -> OUTPUT=file.parquet (audited; ENGINE=dask)
 	@[ -n "$(INPUT)" ] && [ -n "$(OUTPUT)" ] || { echo "usage: make score-batch INPUT=dir OUTPUT=file.parquet [CHUNK=20000] [ENGINE=pandas|dask]"; exit 2; }

@@ -32,6 +32,7 @@ from serving.content_type import FHIR_JSON, JSON, ContentTypeMiddleware
 from serving.explaining import explain_response
 from serving.fhir.routes import SCORE_PATH
 from serving.metrics import MetricsMiddleware, service_templates
+from serving.openapi_extra import OpenApiMiddleware
 from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline
 from serving.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
 from serving.security_headers import SecurityHeadersMiddleware
@@ -131,6 +132,7 @@ _service = cast("bentoml.Service[RelapseRiskService]", RelapseRiskService)
 _service.add_asgi_middleware(MetricsMiddleware, templates=service_templates(
     [WORKSPACE_APP, CLINICIAN_APP], JSON_API_PATHS))
 _service.add_asgi_middleware(SecurityHeadersMiddleware)
+_service.add_asgi_middleware(OpenApiMiddleware)  # FHIR, CDS Hooks, /model, audit API in docs
 _service.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
 _service.add_asgi_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_body_bytes)
 _service.add_asgi_middleware(ContentTypeMiddleware, accepted=JSON_BODIES)

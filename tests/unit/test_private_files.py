@@ -9,10 +9,8 @@ import pytest
 
 from audit import AuditStore
 from config import Settings
-from config.files import SecretFileError, check_secret_file, open_private
 from serving.cds.feedback import FeedbackStore
 from serving.cds.jti import JtiStore
-from serving.startup import demo_fallbacks, startup_checks
 
 
 def mode(path) -> int:  # noqa: ANN001
@@ -45,6 +43,8 @@ def test_audit_database_and_its_wal_are_private(tmp_path, monkeypatch):
 
 
 def test_an_existing_file_is_narrowed_when_rewritten(tmp_path):
+    from config.files import open_private
+
     path = tmp_path / "q.csv"
     path.write_text("old")
     os.chmod(path, 0o644)
@@ -55,6 +55,9 @@ def test_an_existing_file_is_narrowed_when_rewritten(tmp_path):
 
 @pytest.mark.parametrize("bits", [0o604, 0o620, 0o666, 0o601])
 def test_a_secret_others_can_read_refuses_to_start(tmp_path, bits):
+    from config.files import SecretFileError, check_secret_file
+    from serving.startup import startup_checks
+
     secret = tmp_path / "keys" / "audit-hmac.key"
     secret.parent.mkdir()
     secret.write_text("k1 " + "ab" * 32 + "\n")
@@ -66,6 +69,8 @@ def test_a_secret_others_can_read_refuses_to_start(tmp_path, bits):
 
 
 def test_private_and_public_files_pass(tmp_path, caplog):
+    from serving.startup import startup_checks
+
     secret = tmp_path / "keys" / "jwt-hs256.key"
     secret.parent.mkdir()
     secret.write_text("x")
@@ -79,6 +84,8 @@ def test_private_and_public_files_pass(tmp_path, caplog):
 
 
 def test_every_demo_fallback_is_named(tmp_path):
+    from serving.startup import demo_fallbacks
+
     found = " | ".join(demo_fallbacks(Settings(var_dir=tmp_path)))
     for words in ("HS256 dev secret", "JWT_ISSUER", "dev-ehr", "CDS_AUDIENCE", "CDS_DB_URL",
                   "AUDIT_DB_URL"):
