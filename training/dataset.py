@@ -19,6 +19,7 @@ from features.builder import build_features, course_batch_from_frames
 from features.records import find_record_file, read_records
 from features.spec import FEATURE_NAMES
 from features.validation import ValidatedRecords, validate_records
+from training.censoring import mature_courses
 
 console = Console(stderr=True, soft_wrap=True)
 ORACLE_FILE = Path("oracle") / "oracle.csv"
@@ -65,13 +66,22 @@ def print_validation(validated: ValidatedRecords, quarantine_dir: Path | None) -
 
 
 def _labels(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Labels, times and maturity. The data cut-off is the latest follow-up end on file;
+    a course that ended less than 180 days before it is immature: nobody could have been
+    followed to the horizon, so its label stays unknown even when it relapsed early
+    (training/censoring.py says why no weight can stand in for it)."""
     end = outcomes["course_end_date"]
     follow_days = (outcomes["followup_end_date"] - end).dt.days
     relapse_days = (outcomes["relapse_date"] - end).dt.days
     event = relapse_days.notna()
+    cutoff = outcomes["followup_end_date"].max()
+    mature = (mature_courses(end.to_numpy("datetime64[D]"), cutoff.to_datetime64())
+              if pd.notna(cutoff) else np.zeros(len(end), dtype=bool))
     return pd.DataFrame({
         "course_id": outcomes["course_id"].astype(str),
-        "label": outcomes["relapsed_180d"],
+        "label": outcomes["relapsed_180d"].where(mature),
+        "mature": mature,
+        "course_end_date": end,
         "event_observed": event,
         "time_days": relapse_days.where(event, follow_days).astype(float),
         "followup_days": follow_days.astype(float),

@@ -6,8 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from training.censoring import CensoringModel
+from features.spec import FEATURE_NAMES
+from training.censoring import (
+    CensoringModel,
+    add_risk_score,
+    censoring_frame,
+    select_censoring_model,
+)
 from training.dataset import TrainingSet, load_oracle, load_training_set
 from training.evaluation import TestPart
 from training.split import Split, patient_split
@@ -38,18 +45,40 @@ def prepare(data_dir: Path, *, seed: int, quarantine_dir: Path | None = None,
     return prepare_from_set(ts, seed=seed)
 
 
+def censoring_covariates(ts: TrainingSet) -> pd.DataFrame:
+    return censoring_frame(ts.X, FEATURE_NAMES, site=ts.frame["site"].to_numpy(),
+                           course_end=ts.frame["course_end_date"].to_numpy("datetime64[D]"))
+
+
+def fit_censoring(Z: pd.DataFrame, time_days: np.ndarray, known: np.ndarray, mature: np.ndarray,
+                  fit_rows: np.ndarray, valid_rows: np.ndarray) -> CensoringModel:
+    """The censoring model on mature courses of `fit_rows` (terms chosen on `valid_rows`).
+    Z must already hold the risk score (`with_risk_score`)."""
+    f, v = fit_rows[mature[fit_rows]], valid_rows[mature[valid_rows]]
+    return select_censoring_model(Z.iloc[f], time_days[f], known[f],
+                                  Z.iloc[v], time_days[v], known[v])
+
+
+def with_risk_score(Z: pd.DataFrame, X: np.ndarray, y: np.ndarray, known: np.ndarray,
+                    mature: np.ndarray, fit_rows: np.ndarray, seed: int) -> pd.DataFrame:
+    return add_risk_score(Z, X, y, known & mature, fit_rows, seed)
+
+
 def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
     """Patient split and IPCW weights for an already built training set (any engine)."""
     X, y, known = ts.X, ts.y, ts.labelled
     time_days = ts.frame["time_days"].to_numpy(dtype=float)
     split = patient_split(ts.frame["patient_id"].to_numpy(), seed=seed)
-    # The censoring model sees only the training part; its cap carries over unchanged.
+    # The censoring model sees only the training part (its terms chosen on the validation
+    # part); its cap carries over unchanged.
+    mature = ts.frame["mature"].to_numpy(bool)
+    Z = with_risk_score(censoring_covariates(ts), X, y, known, mature, split.train, seed)
+    censoring = fit_censoring(Z, time_days, known, mature, split.train, split.valid)
     tr = split.train
-    censoring = CensoringModel().fit(X[tr], time_days[tr], known[tr])
-    train_w = censoring.weights(X[tr], time_days[tr], known[tr])
+    train_w = censoring.weights(Z.iloc[tr], time_days[tr], known[tr])
     weights = np.zeros(len(y))
     weights[tr] = train_w.weights
     for part in (split.valid, split.test):
-        weights[part] = censoring.weights(X[part], time_days[part], known[part],
+        weights[part] = censoring.weights(Z.iloc[part], time_days[part], known[part],
                                           cap=train_w.truncated_at).weights
     return Prepared(ts, split, weights, X, y, known)

@@ -20,6 +20,7 @@ from riskmodel.artifact import champion_path
 from riskmodel.predictor import RiskModel
 from training.censoring import CensoringModel
 from training.dataset import load_training_set
+from training.prepare import censoring_covariates
 from training.transport.help_study import CohortUnavailable, load_baseline, to_records, write_folder
 from training.validation.compare import compare_models
 from training.validation.render import ci
@@ -31,7 +32,9 @@ def transport_report(model: RiskModel, data_dir: Path, *, n_boot: int = 500, see
     X, y, known = ts.X, ts.y, ts.labelled
     time_days = ts.frame["time_days"].to_numpy(dtype=float)
     # IPCW fitted on the cohort itself (its censoring, not ours).
-    w = CensoringModel().fit(X, time_days, known).weights(X, time_days, known).weights
+    Z, mature = censoring_covariates(ts), ts.frame["mature"].to_numpy(bool)
+    censoring = CensoringModel().fit(Z[mature], time_days[mature], known[mature])
+    w = censoring.weights(Z, time_days, known).weights
     p = model.predict_proba(X)
     result = compare_models(y, w, ts.frame["patient_id"].to_numpy(), {"xgboost": p},
                             reference="xgboost", n_boot=n_boot, seed=seed)

@@ -9,7 +9,7 @@ weights, so every comparison is like for like.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from riskmodel.calibration import sigmoid
 from training.baselines import ClinicalRule, LogisticBaseline
 from training.censoring import CensoringModel
 from training.fit import FitParams, FittedModel, fit_model
+from training.prepare import censoring_covariates, fit_censoring, with_risk_score
 
 Variant = Literal["ipcw", "complete_case", "missing_as_relapse"]
 VARIANTS: tuple[Variant, ...] = ("ipcw", "complete_case", "missing_as_relapse")
@@ -34,6 +35,8 @@ class Data:
     known: np.ndarray  # label known (not censored before 180 days)
     time_days: np.ndarray
     groups: np.ndarray  # patient ids
+    Z: pd.DataFrame  # the censoring model's covariates (training.prepare.censoring_covariates)
+    mature: np.ndarray  # followed long enough before the data cut-off to be labelled
     true_p: np.ndarray | None = None  # synthetic data only: the oracle's probability
     true_y: np.ndarray | None = None  # and true 180-day outcome, censored courses included
 
@@ -47,7 +50,8 @@ class Data:
             true_y = truth["true_relapsed_180d"].astype(bool).to_numpy()
         return cls(prep.X, prep.y, prep.known,
                    prep.ts.frame["time_days"].to_numpy(dtype=float),
-                   prep.ts.frame["patient_id"].to_numpy(), true_p, true_y)
+                   prep.ts.frame["patient_id"].to_numpy(), censoring_covariates(prep.ts),
+                   prep.ts.frame["mature"].to_numpy(bool), true_p, true_y)
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,12 @@ class FoldModels:
     rule: ClinicalRule | None
     censoring: CensoringModel
     cap: float
+    Z: pd.DataFrame  # censoring covariates with this fold's risk score
 
     def ipcw(self, data: Data, rows: np.ndarray) -> np.ndarray:
         """Evaluation weights for `rows` from the training-rows censoring model."""
-        return self.censoring.weights(data.X[rows], data.time_days[rows], data.known[rows],
-                                      cap=self.cap).weights
+        return self.censoring.weights(self.Z.iloc[rows], data.time_days[rows],
+                                      data.known[rows], cap=self.cap).weights
 
 
 def inner_split(groups: np.ndarray, rows: np.ndarray, seed: int,
@@ -97,11 +102,14 @@ def refit(data: Data, train_rows: np.ndarray, *, seed: int, params: FitParams | 
           variant: Variant = "ipcw", baselines: bool = True) -> FoldModels:
     params = params or FitParams()
     fit_rows, valid_rows = inner_split(data.groups, train_rows, seed)
-    censoring = CensoringModel().fit(data.X[fit_rows], data.time_days[fit_rows],
-                                     data.known[fit_rows])
-    fit_w = censoring.weights(data.X[fit_rows], data.time_days[fit_rows], data.known[fit_rows])
+    Z = with_risk_score(data.Z, data.X, data.y, data.known, data.mature, fit_rows, seed)
+    data = replace(data, Z=Z)
+    censoring = fit_censoring(data.Z, data.time_days, data.known, data.mature, fit_rows,
+                              valid_rows)
+    fit_w = censoring.weights(data.Z.iloc[fit_rows], data.time_days[fit_rows],
+                              data.known[fit_rows])
     cap = fit_w.truncated_at
-    valid_w = censoring.weights(data.X[valid_rows], data.time_days[valid_rows],
+    valid_w = censoring.weights(data.Z.iloc[valid_rows], data.time_days[valid_rows],
                                 data.known[valid_rows], cap=cap).weights
     fr, fy, fw = variant_labels(data, fit_rows, fit_w.weights, variant)
     vr, vy, vw = variant_labels(data, valid_rows, valid_w, variant)
@@ -112,4 +120,4 @@ def refit(data: Data, train_rows: np.ndarray, *, seed: int, params: FitParams | 
         y, w = np.concatenate([fy, vy]), np.concatenate([fw, vw])
         logistic = LogisticBaseline().fit(data.X[rows], y, w)
         rule = ClinicalRule.fit(data.X[rows], y, w)
-    return FoldModels(XgbPredictor(fitted), logistic, rule, censoring, cap)
+    return FoldModels(XgbPredictor(fitted), logistic, rule, censoring, cap, data.Z)
