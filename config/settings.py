@@ -23,6 +23,8 @@ def _absolute(path: Path) -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="")
 
+    app_env: str = Field("development", description="`production` refuses every demo fallback "
+                                                    "at start (serving/production.py)")
     data_dir: Path = Field(Path("data/raw"), description="Folder with intake, sessions, outcomes")
     models_dir: Path = Field(Path("models"), description="Exported model versions")
     var_dir: Path = Field(Path("var"), description="Local state: keys, audit db, checkpoints")

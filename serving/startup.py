@@ -14,6 +14,7 @@ from pathlib import Path
 from config import Settings
 from config.files import check_secret_file
 from serving.cds.auth import dev_issuer_allowed
+from serving.production import check_production, production_mode
 
 log = logging.getLogger("relapse_risk.startup")
 
@@ -54,8 +55,13 @@ def demo_fallbacks(settings: Settings) -> list[str]:
 
 
 def startup_checks(settings: Settings) -> None:
-    """Raises SecretFileError for a secret others can read; warns for each demo fallback."""
+    """Raises SecretFileError for a secret others can read; in production mode
+    ProductionConfigError for any demo fallback, else a warning for each."""
     for path in secret_files(settings):
         check_secret_file(path)
+    if production_mode(settings):
+        check_production(settings)
+        log.info("production mode: every production setting is present")
+        return
     for fallback in demo_fallbacks(settings):
         log.warning("DEMO FALLBACK: %s", fallback)

@@ -23,7 +23,8 @@ def dev_issuer_allowed(settings: Settings) -> bool:
     issuer allow-list, and never once asymmetric user keys say this is a real deployment
     (where anyone holding the dev secret file could otherwise mint EHR calls)."""
     return (settings.cds_issuers_file is None and settings.jwt_jwks_file is None
-            and not settings.jwt_public_keys.strip())
+            and not settings.jwt_public_keys.strip()
+            and settings.app_env.strip().lower() != "production")
 
 
 class CdsAuthenticator:
