@@ -17,6 +17,7 @@ export DATA_DIR SEED
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models token \
+        audit-init audit-migrate audit-rotate-key audit-restore-ack \
         browser-deps audit-report monitor \
         score-batch bench bench-tools bento
 
@@ -54,6 +55,7 @@ serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
 	  [ -f $(DATA_DIR)/intake.csv ] || [ -f $(DATA_DIR)/intake.parquet ] || $(MAKE) --no-print-directory data; \
 	  $(MAKE) --no-print-directory train; \
 	fi
+	@$(PY) -m audit init --if-fresh
 	@$(PY) -m devtools.serve_examples --port $(PORT)
 	SERVICE_URL=$${SERVICE_URL:-http://127.0.0.1:$(PORT)} \
 	  $(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
@@ -89,8 +91,21 @@ bento: install ## a Bento of the service (bentofile.yaml; runtime pins exported 
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o var/bento/requirements.txt
 	$(VENV)/bin/bentoml build -f bentofile.yaml .
 
-audit-verify: install ## walk every audit chain; name the first event that breaks it
+audit-verify: install ## walk every audit chain against the signed checkpoint chain; name what breaks
 	$(PY) -m audit verify
+
+audit-init: install ## new audit installation (keys, schema, genesis); refused where any part exists
+	$(PY) -m audit init
+
+audit-migrate: install ## schema migrations as the owner (AUDIT_OWNER_DB_URL); grants AUDIT_SERVICE_ROLE
+	$(PY) -m audit migrate
+
+audit-rotate-key: install ## new audit HMAC key; the old one retired in the checkpoint chain
+	$(PY) -m audit rotate-key
+
+audit-restore-ack: install ## after restoring the audit DB from backup: REASON="ticket ..." (signed)
+	@[ -n "$(REASON)" ] || { echo 'usage: make audit-restore-ack REASON="why"'; exit 2; }
+	$(PY) -m audit restore-ack --reason "$(REASON)"
 
 browser-deps: ## headless Chromium from Debian's packages (browser tests, audit-report)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)

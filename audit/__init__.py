@@ -1,8 +1,9 @@
-"""Tamper-evident audit store: HMAC-chained, append-only, with signed checkpoints.
+"""Tamper-evident audit store: HMAC-chained, append-only, with a signed checkpoint chain.
 
 One writer (`AuditStore`) and one verifier (`audit.verify`) serve every chain:
 predictions, auditor reads, outcomes and batch jobs. Typical use::
 
+    init_if_fresh(url)                         # make audit-init (never the service)
     store = AuditStore()                       # settings: AUDIT_DB_URL, var/keys, ...
     event = PredictionEvent(patient_ref=store.patient_ref(pid), ...)
     store.append(event)                        # raises AuditWriteError -> answer 503
@@ -12,7 +13,8 @@ predictions, auditor reads, outcomes and batch jobs. Typical use::
 
 from audit.archive import export_archive, verify_archive
 from audit.canonical import canonical_json
-from audit.chain import Checkpoint, KeyRing, Surrogates, rotate_key
+from audit.chain import KeyRing, Surrogates, rotate_key
+from audit.checkpoints import Record
 from audit.events import (
     JOB_CHAIN,
     AccessEvent,
@@ -25,6 +27,7 @@ from audit.events import (
     StoredOutcome,
     StoredPrediction,
 )
+from audit.installation import init_if_fresh, init_installation
 from audit.store import AuditError, AuditStore, AuditWriteError
 from audit.verify import ChainReport, VerifyReport
 
@@ -35,12 +38,12 @@ __all__ = [
     "AuditStore",
     "AuditWriteError",
     "ChainReport",
-    "Checkpoint",
     "EventSummary",
     "JobEvent",
     "KeyRing",
     "OutcomeEvent",
     "PredictionEvent",
+    "Record",
     "StoredAccess",
     "StoredJob",
     "StoredOutcome",
@@ -49,6 +52,8 @@ __all__ = [
     "VerifyReport",
     "canonical_json",
     "export_archive",
+    "init_if_fresh",
+    "init_installation",
     "rotate_key",
     "verify_archive",
 ]

@@ -1,4 +1,4 @@
-"""Keys, keyed hashes and signed head checkpoints.
+"""Audit HMAC keys, keyed hashes and patient surrogates.
 
 Keys live in files outside the database (default `var/keys/`, mode 0600), one
 `<key id> <hex>` line per key; the last line is the current key, older lines
@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -20,36 +19,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from audit.canonical import canonical_json, format_ts
 
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
 
 
-@dataclass(frozen=True)
-class AuditPaths:
-    audit_key_file: Path
-    patient_key_file: Path
-    checkpoint_dir: Path
+def require_key_file(path: Path, what: str) -> KeyRing:
+    """Load a key file that must exist: a missing key is never silently recreated."""
+    if not path.exists():
+        raise MissingKeyError(
+            f"{what} {path} is missing. It is never recreated on its own: restore it from "
+            "backup (rows and checkpoints signed with it cannot be verified otherwise); "
+            "`make audit-init` makes a new installation only where no database, key or "
+            "checkpoint exists yet")
+    try:
+        return KeyRing.load(path)
+    except (OSError, ValueError) as exc:
+        raise MissingKeyError(f"{what} {path} unreadable ({type(exc).__name__})") from None
 
 
-def default_paths() -> AuditPaths:
-    """Key files and checkpoint folder from the settings (env overrides them there).
-
-    Read afresh, not from the cached settings: key locations must follow the
-    environment of the process that opens the store.
-    """
-    from config import Settings
-
-    settings = Settings()
-    return AuditPaths(
-        audit_key_file=settings.audit_key_path,
-        patient_key_file=settings.patient_key_path,
-        checkpoint_dir=settings.checkpoint_path,
-    )
+class MissingKeyError(RuntimeError):
+    """A key file the installation needs is missing or unreadable."""
 
 
 def _new_key_id() -> str:
@@ -83,7 +74,7 @@ class KeyRing:
         return cls({key_id: key}, key_id)
 
     @classmethod
-    def load(cls, path: Path) -> KeyRing:
+    def load(cls, path: Path, *, secret: bool = True) -> KeyRing:
         keys: dict[str, bytes] = {}
         current = ""
         for n, line in enumerate(path.read_text().splitlines(), 1):
@@ -101,7 +92,7 @@ class KeyRing:
             current = key_id
         if not keys:
             raise ValueError(f"key file {path} holds no key")
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        if secret and stat.S_IMODE(path.stat().st_mode) & 0o077:
             log.warning("key file %s is readable by group or others; chmod 600 it", path)
         return cls(keys, current)
 
@@ -127,9 +118,30 @@ class KeyRing:
         return cls.load(path)
 
 
+class KeyFile:
+    """A key file re-read when it changes, so a running writer picks up a rotation at its
+    next write (one stat per write transaction)."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self._what = what
+        self._stamp: tuple[int, int] | None = None
+        self._ring = self.current()
+
+    def current(self) -> KeyRing:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return require_key_file(self.path, self._what)  # raises MissingKeyError
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            self._ring, self._stamp = require_key_file(self.path, self._what), stamp
+        return self._ring
+
+
 def rotate_key(path: Path) -> str:
     """Append a fresh key (it becomes current) and return its id; old keys stay."""
-    KeyRing.load_or_create(path)
+    require_key_file(path, "audit key file")
     key_id = _new_key_id()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     with os.fdopen(fd, "a") as fh:
@@ -165,71 +177,3 @@ class Surrogates:
 
     def course(self, course_id: str) -> str:
         return self._ref(b"course", course_id)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement "chain X of store S had `seq` rows ending in `head`"."""
-
-    store_id: str
-    chain: str
-    seq: int
-    head: str
-    ts: str
-    key_id: str
-    sig: str = ""
-
-    def message(self) -> bytes:
-        body = {"kind": "audit-checkpoint", "store_id": self.store_id, "chain": self.chain,
-                "seq": self.seq, "head": self.head, "ts": self.ts, "key_id": self.key_id}
-        return canonical_json(body).encode("ascii")
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
-        return cls(store_id=str(data["store_id"]), chain=str(data["chain"]),
-                   seq=int(data["seq"]), head=str(data["head"]), ts=str(data["ts"]),
-                   key_id=str(data["key_id"]), sig=str(data["sig"]))
-
-
-def sign_checkpoint(keys: KeyRing, store_id: str, chain: str, seq: int, head: str) -> Checkpoint:
-    cp = Checkpoint(store_id, chain, seq, head, format_ts(datetime.now(UTC)), keys.current_id)
-    return Checkpoint(**{**cp.__dict__, "sig": hmac_hex(keys.current, cp.message())})
-
-
-def checkpoint_valid(cp: Checkpoint, keys: KeyRing) -> bool:
-    key = keys.get(cp.key_id)
-    return key is not None and hmac.compare_digest(hmac_hex(key, cp.message()), cp.sig)
-
-
-class CheckpointLog:
-    """Append-only JSON-lines file of checkpoints for one store, outside the database."""
-
-    def __init__(self, directory: Path, store_id: str) -> None:
-        self.path = Path(directory) / f"{store_id}.jsonl"
-
-    def append(self, cp: Checkpoint) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # one whole line per writer process
-            os.write(fd, (cp.to_json() + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def read(self) -> list[tuple[int, Checkpoint | None]]:
-        """(line number, checkpoint) pairs; None marks a line that does not parse."""
-        if not self.path.exists():
-            return []
-        out: list[tuple[int, Checkpoint | None]] = []
-        for n, line in enumerate(self.path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                out.append((n, Checkpoint.from_dict(json.loads(line))))
-            except (ValueError, KeyError, TypeError):
-                out.append((n, None))
-        return out

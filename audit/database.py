@@ -9,14 +9,17 @@ messages can echo row values.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from config.files import private_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,16 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, must_exist: bool = False) -> Engine:
+    """An engine for `url`. `must_exist`: refuse a SQLite file that is not there (connecting
+    would create an empty one, and a service must never create its own store)."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if must_exist and database not in (None, "", ":memory:") and not Path(database).exists():
+            raise AuditError(f"no audit database at {safe_url(url)}: restore it from backup "
+                             "(`make audit-init` only makes a new installation)")
+        if not must_exist:
+            private_sqlite(url)  # a new store: 0600 before SQLite creates it with the umask's
         engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -91,6 +102,59 @@ def migrate(conn: Connection, dialect: str) -> bool:
     conn.execute(text("INSERT INTO audit_meta (name, value) VALUES ('store_id', :v)"),
                  {"v": uuid.uuid4().hex})
     return True
+
+
+def grant_service_role(conn: Connection, role: str) -> None:
+    """PostgreSQL: the service role may read and append, nothing else (no UPDATE, DELETE,
+    TRUNCATE, DROP or ALTER: it owns nothing). Run by the owner after every migration."""
+    quoted = conn.dialect.identifier_preparer.quote
+    schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+    conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {quoted(schema)} TO {quoted(role)}")
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {quoted(schema)} FROM {quoted(role)}")
+    conn.exec_driver_sql(
+        f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {quoted(schema)} TO {quoted(role)}")
+
+
+def pending_migrations(conn: Connection, dialect: str) -> list[str]:
+    """Migration files not yet applied (all of them when there is no schema)."""
+    files = sorted(p.name for p in (MIGRATIONS_DIR / dialect).glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    try:
+        done = {int(r[0]) for r in conn.exec_driver_sql("SELECT version FROM schema_version")}
+    except SQLAlchemyError:
+        conn.rollback()
+        return files
+    return [name for name in files if int(name[:4]) not in done]
+
+
+_TRIGGER = re.compile(r"CREATE TRIGGER (\w+)\s+BEFORE\s+[\w\s]+?\s+ON\s+(\w+)", re.IGNORECASE)
+
+
+def expected_triggers(dialect: str) -> dict[str, str]:
+    """Every append-only trigger the migrations create, and the table it guards."""
+    return {name: table for path in (MIGRATIONS_DIR / dialect).glob("*.sql")
+            for name, table in _TRIGGER.findall(path.read_text())}
+
+
+def trigger_problems(conn: Connection, dialect: str) -> list[str]:
+    """Append-only triggers missing or disabled: the guard against UPDATE/DELETE is gone."""
+    if dialect == "postgresql":
+        rows = conn.execute(text(
+            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal"))
+        present = {str(r[0]): str(r[1]) != "D" for r in rows}
+    else:
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {str(r[0]): True for r in rows}
+    tables = set(inspect(conn).get_table_names())
+    out = []
+    for name, table in sorted(expected_triggers(dialect).items()):
+        if table not in tables:
+            continue  # a store from before that table's migration
+        if name not in present:
+            out.append(f"append-only trigger {name} missing (dropped)")
+        elif not present[name]:
+            out.append(f"append-only trigger {name} disabled")
+    return out
 
 
 def _run_script(conn: Connection, dialect: str, script: str) -> None:

@@ -42,7 +42,8 @@ class IncrementalVerifier:
         self.store = store
         self.full_every_s = full_every_s
         self.clock = clock
-        self._heads: dict[str, tuple[int, str]] = {}
+        self._heads: dict[str, tuple[int, str, str]] = {}  # chain -> (seq, hash, ts)
+        self._retired: dict[str, dict[str, int]] = {}  # chain -> key id -> last seq
         self._last_full_at: float | None = None
         self._last_full: VerifyReport | None = None
         self._failed: VerifyReport | None = None
@@ -54,12 +55,17 @@ class IncrementalVerifier:
     def full(self) -> ChainCheck:
         """Walk every chain from genesis, checkpoints included; remember the heads."""
         report = self.store.verify()
+        # Retired audit keys as of this walk: a row signed with one after its retirement
+        # fails the incremental checks too (keys retired later: from the next full walk).
+        retired = self.store.read_checkpoints().retired
         with self._lock:
             self._last_full = report
             self._failed = None
             self._last_full_at = self.clock()
-            self._heads = {name: (c.head_seq, c.head_hash) for name, c in report.chains.items()
-                           if c.ok} if report.ok else {}
+            self._retired = {chain: {k: by_chain.get(chain, 0) for k, by_chain in retired.items()}
+                             for chain in CHAINS}
+            self._heads = {name: (c.head_seq, c.head_hash, c.head_ts)
+                           for name, c in report.chains.items() if c.ok} if report.ok else {}
             rows = sum(c.rows_verified for c in report.chains.values())
             return ChainCheck(report, True, self._last_full_at, rows, self._seqs())
 
@@ -79,16 +85,18 @@ class IncrementalVerifier:
             report = VerifyReport(self.store.store_id)
             rows_read = 0
             for chain in CHAINS:
-                seq, head = self._heads.get(chain, (0, GENESIS_HASH))
+                seq, head, ts = self._heads.get(chain, (0, GENESIS_HASH, ""))
                 chain_report = self._head_row_intact(chain, seq, head)
                 if chain_report is None:
                     chain_report, _ = verify_chain(
                         chain, self.store.iter_rows(chain, after=seq), self.store.audit_keys,
-                        set(), start=(seq, head))
+                        set(), self._retired.get(chain), start=(seq, head, ts))
                     rows_read += chain_report.rows_verified + (0 if chain_report.ok else 1)
                 report.chains[chain] = chain_report
                 if chain_report.ok:
-                    self._heads[chain] = (chain_report.head_seq, chain_report.head_hash)
+                    self._heads[chain] = (chain_report.head_seq, chain_report.head_hash,
+                                          chain_report.head_ts)
+            report.problems += self.store.schema_problems()  # a dropped trigger: one query
             if not report.ok:
                 self._failed = report  # until a full walk says otherwise
             return ChainCheck(report, False, self._last_full_at, rows_read, self._seqs())
@@ -106,4 +114,4 @@ class IncrementalVerifier:
                                    else "verified row rewritten since the last check"))
 
     def _seqs(self) -> dict[str, int]:
-        return {chain: seq for chain, (seq, _) in self._heads.items()}
+        return {chain: seq for chain, (seq, _, _) in self._heads.items()}

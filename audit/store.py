@@ -24,23 +24,26 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.chain import (
-    Checkpoint,
-    CheckpointLog,
+    KeyFile,
     KeyRing,
+    MissingKeyError,
     Surrogates,
-    default_paths,
     hmac_hex,
-    sign_checkpoint,
+    require_key_file,
 )
+from audit.checkpoint_check import CheckpointFindings, read_checkpoints
+from audit.checkpointer import Checkpointer
+from audit.checkpoints import Appended, CheckpointLog, Record, make_record
 from audit.database import (
     AuditError,
     AuditWriteError,
     describe,
     dialect_of,
     make_engine,
-    migrate,
+    pending_migrations,
     read_store_id,
     safe_url,
+    trigger_problems,
 )
 from audit.events import (
     ACCESS_CHAIN,
@@ -66,6 +69,8 @@ from audit.events import (
     row_from_event,
 )
 from audit.group_commit import GroupCommit
+from audit.paths import AuditPaths, default_paths
+from audit.signing import Signer, VerifyKeys
 from audit.tables import (
     CHAINS,
     HEAD_SQL,
@@ -76,7 +81,6 @@ from audit.tables import (
     outcomes_table,
 )
 from audit.verify import VerifyReport, verify_store
-from config.files import private_sqlite
 
 __all__ = ["AuditError", "AuditStore", "AuditWriteError"]
 
@@ -86,7 +90,7 @@ MAX_PAGE = 1000
 
 
 def _link(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in ("seq", "key_id", "prev_hash", "hash")}
+    return {name: row[name] for name in ("seq", "ts", "key_id", "prev_hash", "hash")}
 
 
 def _prepare(chain: ChainName, event: AuditEvent) -> tuple[dict[str, Any], str]:
@@ -94,6 +98,31 @@ def _prepare(chain: ChainName, event: AuditEvent) -> tuple[dict[str, Any], str]:
     (what the verifier reads back), so what is hashed is exactly what the database holds."""
     row = row_from_event(chain, event)
     return row, content_text(chain, row)
+
+
+def _not_before(chain: ChainName, row: dict[str, Any], text: str,
+                prev_ts: datetime | None) -> tuple[dict[str, Any], str]:
+    """Event times never go backwards along a chain: an event stamped before the chain's
+    newest (a slower thread of the same instant) takes that newest time instead."""
+    if prev_ts is None or row["ts"] >= prev_ts:
+        return row, text
+    moved = {**row, "ts": prev_ts}
+    return moved, content_text(chain, moved)
+
+
+def _load_verify_keys(path: Path) -> VerifyKeys:
+    if not path.exists():
+        require_key_file(path, "checkpoint public key file")  # raises, naming it
+    try:
+        return VerifyKeys.load(path)
+    except (OSError, ValueError) as exc:
+        raise MissingKeyError(f"checkpoint public key file {path} unreadable "
+                              f"({type(exc).__name__})") from None
+
+
+def _load_signer(path: Path) -> Signer:
+    require_key_file(path, "checkpoint signing key file")
+    return Signer.load(path)
 
 
 class AuditStore:
@@ -106,75 +135,122 @@ class AuditStore:
         audit_keys: KeyRing | None = None,
         patient_keys: KeyRing | None = None,
         checkpoint_dir: Path | None = None,
-        checkpoint_every: int = 100,
+        paths: AuditPaths | None = None,
         read_only: bool = False,
+        background_checkpoints: bool = True,
     ) -> None:
-        """Open (and on first use create) the store.
+        """Open an existing store; it is never created here (`make audit-init` does that).
 
-        Defaults: URL from `config.get_settings().audit_url`; key files and
-        checkpoint folder from `chain.default_paths()` (env, else var/).
-        `read_only` skips migrations and genesis checkpoint (used by verify).
+        Defaults: URL from `config.get_settings().audit_url`; key files and the
+        checkpoint location from `chain.default_paths()`. A writer needs the
+        audit, patient and checkpoint-signing keys and a checkpoint chain that
+        pins this store's id, else AuditError says what is missing.
+        `read_only` (verify, monitoring) needs only the audit key and the
+        checkpoints' public key; checkpoint problems are then verify's to report.
         """
         if url is None:
             from config import get_settings
 
             url = get_settings().audit_url
-        paths = default_paths()
+        self.paths = paths or default_paths()
         self.url = url
         self.read_only = read_only
-        self.checkpoint_every = max(1, checkpoint_every)
-        self.audit_keys = audit_keys or self._load_audit_keys(paths.audit_key_file, read_only)
-        self._patient_keys = patient_keys
-        self._patient_key_file = paths.patient_key_file
-        self.checkpoint_dir = Path(checkpoint_dir or paths.checkpoint_dir)
-        if not read_only:
-            private_sqlite(url)  # 0600 before SQLite creates it with the umask's mode
-        self.engine = make_engine(url)
+        self.checkpoint_dir = Path(checkpoint_dir or self.paths.checkpoint_dir)
+        self.checkpoints = CheckpointLog(self.checkpoint_dir)
+        try:
+            self._audit_key_file = None if audit_keys else KeyFile(self.paths.audit_key_file,
+                                                                   "audit HMAC key file")
+            self._fixed_audit_keys = audit_keys
+            self._patient_keys = patient_keys or (None if read_only else require_key_file(
+                self.paths.patient_key_file, "patient-surrogate key file"))
+            # A writer needs them to check the chain it extends; a reader only when verifying.
+            self._verify_keys = None if read_only else _load_verify_keys(
+                self.paths.verify_key_file)
+            self._signer = None if read_only else _load_signer(self.paths.signing_key_file)
+        except MissingKeyError as exc:
+            raise AuditError(str(exc)) from None
+        self.engine = make_engine(url, must_exist=True)
         self.dialect = dialect_of(self.engine)
         try:
-            created = False if read_only else self._migrate()
             self.store_id = read_store_id(self.engine, url)
-        except SQLAlchemyError as exc:
+            with self.engine.connect() as conn:
+                pending = pending_migrations(conn, self.dialect)
+        except (SQLAlchemyError, AuditError) as exc:
             self.engine.dispose()
-            raise AuditError(f"cannot open audit store at {safe_url(url)}: "
-                             f"{describe(exc)}") from None
-        self.checkpoints = CheckpointLog(self.checkpoint_dir, self.store_id)
+            raise AuditError(str(exc) if isinstance(exc, AuditError) else
+                             f"cannot open audit store at {safe_url(url)}: {describe(exc)}"
+                             ) from None
+        self._tables_present = self._present_tables()
+        self._last_appended: Appended | None = None
+        self.checkpoint_alarm: str | None = None  # shown on the auditor banner when set
+        if not read_only:
+            if pending:
+                self.engine.dispose()
+                raise AuditError(f"audit schema at {safe_url(url)} lacks {', '.join(pending)}: "
+                                 "run `make audit-migrate` (owner role) first")
+            self._check_pinned()
         # Concurrent appends of this process to one chain share a transaction.
         self._groups = {chain: GroupCommit(partial(self._write_group, chain))
                         for chain in CHAINS}
-        # A store created before migration 0002, opened read-only, has no outcome table yet.
-        self._tables_present = self._present_tables()
-        if created or (not read_only and not self.checkpoints.path.exists()
-                       and all(self.head(c)[0] == 0 for c in CHAINS)):
-            self.checkpoint()  # genesis: an empty store is on record from the start
+        self.checkpointer: Checkpointer | None = None
+        if not read_only and background_checkpoints:
+            self.checkpointer = Checkpointer(self._checkpoint_now)
 
-    @staticmethod
-    def _load_audit_keys(path: Path, read_only: bool) -> KeyRing:
-        if not read_only:
-            return KeyRing.load_or_create(path)
-        try:  # a verifier must never mint a key of its own
-            return KeyRing.load(path)
-        except OSError as exc:
-            raise AuditError(f"audit key file {path} unreadable ({type(exc).__name__})") from None
+    @property
+    def audit_keys(self) -> KeyRing:
+        """The audit HMAC key ring (re-read when its file changes: a rotation)."""
+        if self._fixed_audit_keys is not None:
+            return self._fixed_audit_keys
+        assert self._audit_key_file is not None
+        try:
+            return self._audit_key_file.current()
+        except MissingKeyError as exc:
+            raise AuditError(str(exc)) from None
 
-    # -- schema ----------------------------------------------------------------
+    @property
+    def verify_keys(self) -> VerifyKeys:
+        """The checkpoints' public keys (all a verifier holds of the signing key)."""
+        if self._verify_keys is None:
+            try:
+                self._verify_keys = _load_verify_keys(self.paths.verify_key_file)
+            except MissingKeyError as exc:
+                raise AuditError(str(exc)) from None
+        return self._verify_keys
+
+    def _check_pinned(self) -> None:
+        latest = self.checkpoints.latest()
+        if latest is None or not latest.signed_by(self.verify_keys):
+            self.engine.dispose()
+            raise AuditError(
+                f"no valid checkpoint chain at {self.checkpoint_dir}: it is never recreated on "
+                "its own; restore it, or `make audit-init` for a new installation")
+        if latest.store_id != self.store_id:
+            self.engine.dispose()
+            raise AuditError(
+                f"the audit database's store id {self.store_id} is not the id {latest.store_id} "
+                f"pinned in {self.checkpoint_dir}: the store was replaced or re-created; "
+                "`make audit-verify` explains, a restore needs `make audit-restore-ack`")
 
     def _write_conn(self) -> Connection:
         if self.read_only:
             raise AuditWriteError("audit store was opened read-only")
         return self.engine.connect().execution_options(audit_write=True)
 
-    def _migrate(self) -> bool:
-        """Apply pending migrations; True if the store was created."""
-        with self._write_conn() as conn, conn.begin():
-            return migrate(conn, self.dialect)
-
     def _present_tables(self) -> set[str]:
         with self.engine.connect() as conn:
             names = set(inspect(conn).get_table_names())
         return {chain for chain, table in TABLES.items() if table.name in names}
 
+    def schema_problems(self) -> list[str]:
+        """Append-only triggers that are missing or disabled."""
+        with self.engine.connect() as conn:
+            return trigger_problems(conn, self.dialect)
+
     def close(self) -> None:
+        """Write the last checkpoint (if the heads moved), then let go of the database."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
         self.engine.dispose()
 
     def __enter__(self) -> AuditStore:
@@ -187,8 +263,12 @@ class AuditStore:
 
     @property
     def surrogates(self) -> Surrogates:
-        if self._patient_keys is None:
-            self._patient_keys = KeyRing.load_or_create(self._patient_key_file)
+        if self._patient_keys is None:  # a reader loads it only if it needs it
+            try:
+                self._patient_keys = require_key_file(self.paths.patient_key_file,
+                                                      "patient-surrogate key file")
+            except MissingKeyError as exc:
+                raise AuditError(str(exc)) from None
         return Surrogates(self._patient_keys)
 
     def patient_ref(self, patient_id: str) -> str:
@@ -207,8 +287,9 @@ class AuditStore:
     def append_many(self, events: Sequence[PredictionEvent]) -> list[StoredPrediction]:
         """Write a batch in one transaction: all events are chained and committed, or none."""
         rows = self._append(PREDICTION_CHAIN, events)
-        # The events were validated on construction; only the chain link is new.
-        return [StoredPrediction.model_construct(**e.__dict__, **_link(r))
+        # The events were validated on construction; only the chain link (and a time moved
+        # up to keep the chain's times in order) is new.
+        return [StoredPrediction.model_construct(**{**e.__dict__, **_link(r)})
                 for e, r in zip(events, rows, strict=True)]
 
     def record_access(self, sub: str, role: str, action: str, *,
@@ -221,17 +302,17 @@ class AuditStore:
         except ValueError as exc:
             raise AuditWriteError(f"invalid access record: {exc}") from None
         row = self._append(ACCESS_CHAIN, [access])[0]
-        return StoredAccess.model_construct(**access.__dict__, **_link(row))
+        return StoredAccess.model_construct(**{**access.__dict__, **_link(row)})
 
     def record_outcome(self, outcome: OutcomeEvent) -> StoredOutcome:
         """Append an observed outcome (its own chain); prediction rows stay untouched."""
         row = self._append(OUTCOME_CHAIN, [outcome])[0]
-        return StoredOutcome.model_construct(**outcome.__dict__, **_link(row))
+        return StoredOutcome.model_construct(**{**outcome.__dict__, **_link(row)})
 
     def record_job(self, job: JobEvent) -> StoredJob:
         """Append one batch-job event (its own chain) durably, or raise AuditWriteError."""
         row = self._append(JOB_CHAIN, [job])[0]
-        return StoredJob.model_construct(**job.__dict__, **_link(row))
+        return StoredJob.model_construct(**{**job.__dict__, **_link(row)})
 
     def _append(self, chain: ChainName, events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
         """Chain and commit `events` (all or none); returns their rows once committed."""
@@ -246,29 +327,35 @@ class AuditStore:
     def _write_group(self, chain: ChainName,
                      jobs: Sequence[list[tuple[dict[str, Any], str]]]) -> list[list[dict]]:
         """One transaction for the queued jobs of one chain, chained in arrival order."""
-        key_id, key = self.audit_keys.current_id, self.audit_keys.current
         out: list[list[dict[str, Any]]] = []
         try:
             with self._write_conn() as conn, conn.begin():
                 self._lock(conn, chain)
-                first, prev = self._head_in(conn, chain)
-                seq = first
+                seq, prev, prev_ts = self._head_in(conn, chain)
+                # Read under the chain's lock: a rotation holds every chain's lock while it
+                # records the retirement, so no row after it is signed with the old key.
+                try:
+                    keys = self.audit_keys
+                except AuditError as exc:  # the key file vanished: no write, no answer
+                    raise AuditWriteError(str(exc)) from None
+                key_id, key = keys.current_id, keys.current
                 for job in jobs:
                     rows = []
                     for row, content_text in job:
+                        row, content_text = _not_before(chain, row, content_text, prev_ts)
                         seq += 1
                         digest = hmac_hex(key, chain_message_text(chain, seq, key_id, prev,
                                                                   content_text))
                         rows.append({**row, "seq": seq, "key_id": key_id, "prev_hash": prev,
                                      "hash": digest})
-                        prev = digest
+                        prev, prev_ts = digest, row["ts"]
                     out.append(rows)
                 conn.execute(TABLES[chain].insert(), [r for rows in out for r in rows])
             # leaving the block committed the transaction: the events are durable
         except SQLAlchemyError as exc:
             raise AuditWriteError(f"audit write failed: {describe(exc)}") from None
-        if seq // self.checkpoint_every > first // self.checkpoint_every:
-            self._checkpoint_quietly(chain, seq, prev)
+        if self.checkpointer is not None:
+            self.checkpointer.poke()  # signed in the background, never on the request path
         return out
 
     def _lock(self, conn: Connection, chain: ChainName) -> None:
@@ -277,36 +364,68 @@ class AuditStore:
                          {"c": f"/audit-chain/{chain}"})
 
     @staticmethod
-    def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str]:
+    def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str, datetime | None]:
         row = conn.exec_driver_sql(HEAD_SQL[chain]).first()
-        return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+        if row is None:
+            return 0, GENESIS_HASH, None
+        ts = row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(str(row[2]))
+        return int(row[0]), str(row[1]), normalise_ts(ts)
 
     def head(self, chain: ChainName = PREDICTION_CHAIN) -> tuple[int, str]:
         """(seq, hash) of the newest row of a chain; (0, GENESIS_HASH) when empty."""
-        if chain not in getattr(self, "_tables_present", TABLES):
-            return 0, GENESIS_HASH
+        return self.heads()[chain]
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """(seq, hash) of the newest row of every chain, read in one transaction."""
         with self.engine.connect() as conn:
-            return self._head_in(conn, chain)
+            return {chain: self._head_in(conn, chain)[:2] if chain in self._tables_present
+                    else (0, GENESIS_HASH) for chain in CHAINS}
 
     # -- checkpoints -----------------------------------------------------------
 
-    def checkpoint(self) -> list[Checkpoint]:
-        """Sign and write the current head of every chain (call on demand / at shutdown)."""
-        out = []
-        for chain in CHAINS:
-            seq, head = self.head(chain)
-            cp = sign_checkpoint(self.audit_keys, self.store_id, chain, seq, head)
-            self.checkpoints.append(cp)
-            out.append(cp)
-        return out
+    def checkpoint(self) -> Record | None:
+        """Sign the current heads into the checkpoint chain now, if they moved (batch-job end,
+        export); the background writer does the same within a second of every commit."""
+        if self.read_only:
+            raise AuditWriteError("audit store was opened read-only")
+        return self._checkpoint_now()
 
-    def _checkpoint_quietly(self, chain: ChainName, seq: int, head: str) -> None:
-        # The events are already committed; a failed checkpoint must not turn into a 503.
+    def _checkpoint_now(self) -> Record | None:
+        assert self._signer is not None
+        with self.checkpoints.locked():
+            latest = self.checkpoints.latest()
+            alarm = self._tampered_since_last(latest)
+            if alarm is not None:
+                self.checkpoint_alarm = alarm
+                log.error("AUDIT ALARM: %s; no further checkpoints are written", alarm)
+                return None
+            assert latest is not None  # else _tampered_since_last named it
+            heads = self.heads()
+            if latest.heads == heads:
+                return None  # never a checkpoint of heads already on record
+            record = make_record(self._signer, "checkpoint", latest, self.store_id, heads)
+            self._last_appended = self.checkpoints.append(record)
+            return record
+
+    def _tampered_since_last(self, latest: Record | None) -> str | None:
+        """Why the newest checkpoint on disk is not (a successor of) the one written last."""
+        if latest is None or not latest.signed_by(self.verify_keys):
+            return f"the newest checkpoint record in {self.checkpoint_dir} is missing or invalid"
+        if latest.store_id != self.store_id:
+            return f"the checkpoint chain in {self.checkpoint_dir} now pins another store id"
+        last = self._last_appended
+        if last is not None and (latest.n < last.record.n
+                                 or not self.checkpoints.still_there(last)):
+            return (f"checkpoint record {last.record.n} written by this process is gone from "
+                    f"{self.checkpoints.chain_path} (the file was truncated or replaced)")
+        return None
+
+    def read_checkpoints(self) -> CheckpointFindings:
         try:
-            self.checkpoints.append(sign_checkpoint(self.audit_keys, self.store_id,
-                                                    chain, seq, head))
-        except OSError as exc:
-            log.error("audit checkpoint at seq %d not written: %s", seq, type(exc).__name__)
+            keys = self.verify_keys
+        except AuditError as exc:
+            return CheckpointFindings(problems=[str(exc)])
+        return read_checkpoints(self.checkpoints, keys)
 
     # -- reads -----------------------------------------------------------------
 

@@ -58,5 +58,5 @@ CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN, 
 # Core select (cache key, compile) cost more than running it.
 # Bandit B608 (SQL built from strings) is a false positive: the names are the constants above.
 HEAD_SQL: dict[ChainName, str] = {
-    chain: f"SELECT seq, hash FROM {table.name} ORDER BY seq DESC LIMIT 1"  # nosec B608
+    chain: f"SELECT seq, hash, ts FROM {table.name} ORDER BY seq DESC LIMIT 1"  # nosec B608
     for chain, table in TABLES.items()}

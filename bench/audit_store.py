@@ -10,7 +10,6 @@ without the audit write, in the same run and interleaved.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import tempfile
@@ -20,7 +19,8 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from audit import AuditStore
+from audit import AuditStore, init_installation
+from audit.paths import AuditPaths
 from devtools.example_course import example_request
 from riskmodel.artifact import champion_path
 from riskmodel.predictor import RiskModel
@@ -82,10 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
     model = RiskModel.load(champion_path(get_settings().models_dir))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(AUDIT_HMAC_KEY_FILE=f"{tmp}/audit.key",
-                          PATIENT_KEY_FILE=f"{tmp}/patient.key",
-                          AUDIT_CHECKPOINT_DIR=f"{tmp}/checkpoints")
-        with AuditStore(f"sqlite:///{Path(tmp) / 'audit.db'}") as store:
+        paths = AuditPaths.under(Path(tmp) / "sqlite")
+        init_installation(f"sqlite:///{Path(tmp) / 'audit.db'}", paths)
+        with AuditStore(f"sqlite:///{Path(tmp) / 'audit.db'}", paths=paths) as store:
             _report("sqlite", store, model, args.n, args.rounds)
         if args.pg_url != "skip":
             schema = f"audit_bench_{secrets.token_hex(4)}"
@@ -94,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                 conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
             url = make_url(args.pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
             try:
-                with AuditStore(url.render_as_string(hide_password=False)) as store:
+                pg = url.render_as_string(hide_password=False)
+                pg_paths = AuditPaths.under(Path(tmp) / "postgresql")
+                init_installation(pg, pg_paths)
+                with AuditStore(pg, paths=pg_paths) as store:
                     _report("postgresql", store, model, args.n, args.rounds)
             finally:
                 with admin.begin() as conn:

@@ -97,11 +97,14 @@ def noshap(model, data: Path, chunk: int) -> dict:
 
 
 def job(model, data: Path, chunk: int, var: Path) -> dict:
-    from audit import AuditStore
+    from audit import AuditStore, init_if_fresh
+    from audit.paths import AuditPaths
     from jobs.score_batch import run_batch
 
     var.mkdir(parents=True, exist_ok=True)
-    with AuditStore(f"sqlite:///{var / 'audit.db'}", checkpoint_dir=var / "checkpoints") as st:
+    paths = AuditPaths.under(var)
+    init_if_fresh(f"sqlite:///{var / 'audit.db'}", paths)
+    with AuditStore(f"sqlite:///{var / 'audit.db'}", paths=paths) as st:
         r = run_batch(model, data, var / "scores.parquet", store=st, chunk_courses=chunk,
                       progress=False)
     return {"courses_scored": r.courses_scored, "events_written": r.events_written,
@@ -123,8 +126,12 @@ def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
     text = prof.output_text(unicode=False, color=False, show_all=False)
     var.mkdir(parents=True, exist_ok=True)
     scored = score_chunk(model, ChunkedRecords(data, 2000).chunk(0))
-    with AuditStore(f"sqlite:///{var / 'profile-audit.db'}",
-                    checkpoint_dir=var / "profile-checkpoints") as store:
+    from audit import init_if_fresh
+    from audit.paths import AuditPaths
+
+    paths = AuditPaths.under(var / "profile")
+    init_if_fresh(f"sqlite:///{var / 'profile-audit.db'}", paths)
+    with AuditStore(f"sqlite:///{var / 'profile-audit.db'}", paths=paths) as store:
         prof = Profiler(interval=0.001)
         prof.start()
         store.append_many(chunk_events(store, model, scored, job_id="0" * 32, caller_sub="bench",

@@ -205,6 +205,9 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
                             sub="bench", audience=settings.jwt_audience)
     body = json.dumps(example_request()).encode()
     model = RiskModel.load(model_dir)
+    from audit import init_if_fresh
+
+    init_if_fresh(settings.audit_url)
     store = AuditStore(settings.audit_url)
     pipeline = PredictionPipeline(model, store, coalesce=settings.score_coalescing)
     courses = list(ScoreRequest.model_validate_json(body).courses)

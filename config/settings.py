@@ -32,14 +32,23 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field("", description="MLflow store; default SQLite under var/")
     model_name: str = "relapse-risk"
     model_alias: str = "champion"
-    audit_db_url: str = Field("", description="Audit store; default SQLite under var/")
+    audit_db_url: str = Field("", description="Audit store as the service connects to it (on "
+                              "PostgreSQL an INSERT/SELECT-only role); default SQLite under var/")
+    audit_owner_db_url: str = Field("", description="Audit store as its owner role, for "
+                                    "make audit-init / audit-migrate (default: AUDIT_DB_URL)")
+    audit_service_role: str = Field("", description="PostgreSQL role granted only INSERT and "
+                                    "SELECT by make audit-migrate (the role AUDIT_DB_URL uses)")
     audit_hmac_key_file: Path | None = Field(
         None, description="Audit chain HMAC key, outside the database (default var/keys/)")
     patient_key_file: Path | None = Field(
         None, description="Patient-surrogate HMAC key (default var/keys/)")
     audit_checkpoint_dir: Path | None = Field(
-        None, description="Signed head checkpoints, outside the database (default var/)")
-    audit_checkpoint_every: int = Field(100, ge=1, description="Events between checkpoints")
+        None, description="Signed checkpoint chain, outside the database's trust domain "
+                          "(production: another host or write-once storage; default var/)")
+    audit_signing_key_file: Path | None = Field(
+        None, description="Ed25519 private key signing checkpoints (default var/keys/)")
+    audit_verify_key_file: Path | None = Field(
+        None, description="Ed25519 public keys verifying checkpoints (default var/keys/)")
     # API authentication (serving/auth): dev HS256 secret unless RS256 keys or a JWKS are named.
     jwt_audience: str = Field("relapse-risk", description="Required `aud` of bearer tokens")
     jwt_issuer: str = Field(
@@ -67,7 +76,8 @@ class Settings(BaseSettings):
     seed: int = 7
 
     @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",
-                     "patient_key_file", "audit_checkpoint_dir", "jwt_secret_file",
+                     "patient_key_file", "audit_checkpoint_dir", "audit_signing_key_file",
+                     "audit_verify_key_file", "jwt_secret_file",
                      "jwt_jwks_file", "cds_issuers_file", "metrics_token_file")
     @classmethod
     def _resolve(cls, v: Path | None) -> Path | None:
@@ -84,6 +94,14 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
+
+    @property
+    def audit_signing_key_path(self) -> Path:
+        return self.audit_signing_key_file or self.var_dir / "keys" / "audit-checkpoint.key"
+
+    @property
+    def audit_verify_key_path(self) -> Path:
+        return self.audit_verify_key_file or self.var_dir / "keys" / "audit-checkpoint.pub"
 
     @property
     def jwt_secret_path(self) -> Path:
@@ -110,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def audit_url(self) -> str:
         return self.audit_db_url or f"sqlite:///{self.var_dir / 'audit.db'}"
+
+    @property
+    def audit_owner_url(self) -> str:
+        return self.audit_owner_db_url or self.audit_url
 
 
 @lru_cache(maxsize=1)

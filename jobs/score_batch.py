@@ -152,7 +152,7 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
             store.record_job(JobEvent(job_id=result.job_id, caller_sub=caller_sub,
                                       caller_role=CALLER_ROLE,
                                       details=result.job_details(model, status)))
-            store.checkpoint()  # sign the heads so the batch's events are covered
+            store.checkpoint()  # signed now, not a background moment later: the job ends here
         partial.unlink(missing_ok=True)
         result.seconds["total"] = time.perf_counter() - t0
     return result
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = load_champion(settings.models_dir)
-    with AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every) as store:
+    with AuditStore(settings.audit_url) as store:
         scorer = None
         if args.engine == "dask":
             from jobs.batch_dask import dask_scorer

@@ -80,10 +80,17 @@ class RelapseRiskService:
         settings = get_settings()
         startup_checks(settings)  # before any key or store is opened
         model = served_model()
-        audit = AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every)
+        # Opens an existing store or stops the service with the reason (a missing key, no
+        # checkpoint chain, a replaced store): it never creates one (`make audit-init`).
+        audit = AuditStore(settings.audit_url)
         self.pipeline = PredictionPipeline(model, audit, coalesce=settings.score_coalescing)
         a = model.artifact
         log.info("serving model %s version %s (sha256 %s)", a.name, a.version, a.sha256[:12])
+
+    @bentoml.on_shutdown
+    def close_audit(self) -> None:
+        """Sign the last commits into the checkpoint chain before the worker exits."""
+        self.pipeline.audit.close()
 
     @property
     def audit(self) -> AuditStore:

@@ -25,7 +25,7 @@ def uses_dev_user_keys(settings: Settings) -> bool:
 
 def secret_files(settings: Settings) -> list[Path]:
     """Files whose contents are secrets (public PEM and JWKS files are not)."""
-    files = [settings.audit_key_path, settings.patient_key_path]
+    files = [settings.audit_key_path, settings.patient_key_path, settings.audit_signing_key_path]
     if uses_dev_user_keys(settings):
         files.append(settings.jwt_secret_path)
     if settings.metrics_token_file is not None:

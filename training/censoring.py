@@ -83,25 +83,37 @@ def censoring_frame(X: np.ndarray, feature_names: tuple[str, ...], *,
     return frame
 
 
-def add_risk_score(Z: pd.DataFrame, X: np.ndarray, y: np.ndarray, known: np.ndarray,
-                   fit_rows: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Z plus `risk_score`: log-odds of a complete-case boosted classifier fitted on the
-    labelled `fit_rows` (out-of-fold for those, so the censoring fit sees honest scores)."""
-    rows = fit_rows[known[fit_rows]]
+@dataclass(frozen=True)
+class RiskScore:
+    """The censoring model's risk-score covariate: a complete-case boosted classifier."""
+
+    model: HistGradientBoostingClassifier | None  # None: too few labelled rows to fit
+
+    def log_odds(self, X: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return np.zeros(len(X))
+        p = np.clip(self.model.predict_proba(X)[:, 1], 1e-4, 1 - 1e-4)
+        return np.log(p) - np.log1p(-p)
+
+
+def fit_risk_score(X: np.ndarray, y: np.ndarray, labelled: np.ndarray, fit_rows: np.ndarray,
+                   seed: int = 0) -> tuple[RiskScore, np.ndarray]:
+    """The score model on the labelled `fit_rows`, and its log-odds for every row: out-of-fold
+    for the rows it was fitted on, so the censoring fit sees honest scores."""
+    rows = fit_rows[labelled[fit_rows]]
     if rows.size > RISK_SCORE_MAX_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, RISK_SCORE_MAX_ROWS,
                                                           replace=False))
+    if rows.size < 50 or not 0 < y[rows].mean() < 1:
+        return RiskScore(None), np.zeros(len(X))
     clf = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_depth=3,
                                          random_state=seed)
-    score = np.full(len(Z), np.nan)
-    if rows.size >= 50 and 0 < y[rows].mean() < 1:
-        oof = cross_val_predict(clf, X[rows], y[rows], cv=3, method="predict_proba")[:, 1]
-        score = clf.fit(X[rows], y[rows]).predict_proba(X)[:, 1]
-        score[rows] = oof
-    out = Z.copy()
-    out["risk_score"] = np.log(np.clip(score, 1e-4, 1 - 1e-4)) - np.log1p(-np.clip(score, 1e-4,
-                                                                                  1 - 1e-4))
-    return out
+    oof = cross_val_predict(clf, X[rows], y[rows], cv=3, method="predict_proba")[:, 1]
+    score = RiskScore(clf.fit(X[rows], y[rows]))
+    out = score.log_odds(X)
+    oof = np.clip(oof, 1e-4, 1 - 1e-4)
+    out[rows] = np.log(oof) - np.log1p(-oof)
+    return score, out
 
 
 def mature_courses(course_end: np.ndarray, data_cutoff: np.datetime64,

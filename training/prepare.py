@@ -11,8 +11,8 @@ import pandas as pd
 from features.spec import FEATURE_NAMES
 from training.censoring import (
     CensoringModel,
-    add_risk_score,
     censoring_frame,
+    fit_risk_score,
     select_censoring_model,
 )
 from training.dataset import TrainingSet, load_oracle, load_training_set
@@ -61,7 +61,8 @@ def fit_censoring(Z: pd.DataFrame, time_days: np.ndarray, known: np.ndarray, mat
 
 def with_risk_score(Z: pd.DataFrame, X: np.ndarray, y: np.ndarray, known: np.ndarray,
                     mature: np.ndarray, fit_rows: np.ndarray, seed: int) -> pd.DataFrame:
-    return add_risk_score(Z, X, y, known & mature, fit_rows, seed)
+    _, score = fit_risk_score(X, y, known & mature, fit_rows, seed)
+    return Z.assign(risk_score=score)
 
 
 def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:

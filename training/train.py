@@ -35,7 +35,7 @@ from training.dataset import console
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.extras import fit_extras
 from training.fit import FitParams, fit_model
-from training.gates import GateEvidence, collect_evidence, evaluate_gates, gates_table
+from training.gates_old import GateEvidence, collect_evidence, evaluate_gates, gates_table
 from training.model_card import render_model_card
 from training.prepare import prepare
 from training.registry import configure_mlflow, promoter, set_champion_alias

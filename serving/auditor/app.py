@@ -25,7 +25,7 @@ def _default_store() -> AuditStore:
     from config import get_settings
 
     settings = get_settings()
-    return AuditStore(settings.audit_url, checkpoint_every=settings.audit_checkpoint_every)
+    return AuditStore(settings.audit_url)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

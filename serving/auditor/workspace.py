@@ -104,7 +104,7 @@ class Workspace:
             verifier = self.verifier
             if verifier.full_due() and status is not None:
                 self._schedule_full_walk()  # the first check (at start) is the full walk itself
-            status = _status_of(verifier.check())
+            status = _status_of(verifier.check(), self.store.checkpoint_alarm)
             self._status = status
         return status
 
@@ -115,15 +115,15 @@ class Workspace:
             self._store.close()
 
 
-def _status_of(check: ChainCheck) -> ChainStatus:
+def _status_of(check: ChainCheck, alarm: str | None) -> ChainStatus:
     report = check.report
     broken = [f"chain {c.chain} broken at seq {c.broken_seq}: {c.reason}"
               for c in report.chains.values() if not c.ok]
-    problems = broken + report.problems
+    problems = broken + report.problems + ([f"ALARM: {alarm}"] if alarm else [])
+    ok = report.ok and not alarm  # the checkpoint writer's alarm turns the banner red too
     rows = {c.chain: c.head_seq for c in report.chains.values()}
     full_at = dt.datetime.fromtimestamp(check.last_full_at, dt.UTC).isoformat(timespec="seconds")
     summary = ("chain verified: " + ", ".join(f"{n} {k} rows" for k, n in rows.items())
-               + f"; last full walk {full_at}" if report.ok
+               + f"; last full walk {full_at}" if ok
                else f"CHAIN CHECK FAILED: {problems[0]}")
-    return ChainStatus(report.ok, summary, time.monotonic(), rows, problems, full_at,
-                       check.rows_read)
+    return ChainStatus(ok, summary, time.monotonic(), rows, problems, full_at, check.rows_read)

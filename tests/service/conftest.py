@@ -60,6 +60,11 @@ def token(project_settings):
 
 @pytest.fixture(scope="session")
 def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
+    from audit import init_if_fresh
+    from audit.paths import AuditPaths
+
+    # What `make serve` does first: the service itself never creates an audit store.
+    init_if_fresh(project_settings.audit_url, AuditPaths.under(project_settings.var_dir))
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     base = f"http://127.0.0.1:{port}"

@@ -31,6 +31,8 @@ from audit.__main__ import main as cli
 from audit.chain import hmac_hex
 from audit.database import MIGRATIONS_DIR
 from audit.events import PREDICTION_CHAIN, chain_message, content_from_row
+from audit.installation import migrate_store
+from tests.audit_setup import installed
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DISABLE_TRIGGERS = {
@@ -86,17 +88,14 @@ def _pg_schema(base: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
-    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     if request.param == "sqlite":
-        yield Backend("sqlite", f"sqlite:///{tmp_path / 'audit.db'}", tmp_path)
+        yield Backend("sqlite", installed(monkeypatch, tmp_path), tmp_path)
         return
     base = os.environ.get("AUDIT_PG_URL") or PG_DEFAULT
     if base == "skip":
         pytest.skip("AUDIT_PG_URL=skip")
     for url in _pg_schema(base):
-        yield Backend("postgresql", url, tmp_path)
+        yield Backend("postgresql", installed(monkeypatch, tmp_path, url), tmp_path)
 
 
 def event(store: AuditStore, i: int, **overrides: object) -> PredictionEvent:
@@ -153,6 +152,7 @@ def test_append_query_and_verify(backend: Backend) -> None:
 def test_migrations_are_idempotent(backend: Backend) -> None:
     with backend.open() as first:
         fill(first, 2)
+    migrate_store(backend.url)
     with backend.open() as second:
         assert second.store_id == first.store_id
         with second.engine.connect() as conn:
@@ -210,7 +210,7 @@ def test_tamper_and_rechain_with_a_wrong_key_fails(backend: Backend) -> None:
 
 
 def test_deleting_newest_events_fails_against_checkpoint(backend: Backend) -> None:
-    with backend.open(checkpoint_every=10) as store:
+    with backend.open() as store:
         fill(store, 25)
         store.checkpoint()
         backend.tamper("DELETE FROM audit_events WHERE seq > 21")
@@ -224,10 +224,10 @@ def test_invalid_checkpoint_signature_fails(backend: Backend) -> None:
     with backend.open() as store:
         fill(store, 3)
         store.checkpoint()
-        path = store.checkpoints.path
+        path = store.checkpoints.chain_path
         text = path.read_text()
-        assert '"chain": "prediction", "head"' in text and '"seq": 3,' in text
-        path.write_text(text.replace('"seq": 3,', '"seq": 2,'))  # forge an older head
+        assert '"prediction":[3,' in text
+        path.write_text(text.replace('"prediction":[3,', '"prediction":[2,'))  # an older head
         report = store.verify()
         assert not report.ok
         assert any("signature invalid" in p for p in report.problems)
@@ -257,7 +257,7 @@ def test_unserialisable_event_raises_audit_write_error(backend: Backend) -> None
 
 
 def _writer(url: str, worker: int, n: int) -> None:
-    with AuditStore(url, checkpoint_every=25) as store:
+    with AuditStore(url) as store:
         for i in range(n):
             store.append(event(store, worker * 1000 + i))
 
@@ -287,11 +287,11 @@ def test_export_archive_verifies_and_detects_truncation(backend: Backend) -> Non
         fill(store, 8)
         out = backend.tmp / "archive.jsonl"
         assert export_archive(store, out, sub="auditor-1") == 9  # 8 + the export's access row
-        keys = store.audit_keys
-    assert verify_archive(out, keys).ok
+        keys, public = store.audit_keys, store.verify_keys
+    assert verify_archive(out, keys, public).ok
     lines = out.read_text().splitlines()
     out.write_text("\n".join(lines[:-3]) + "\n")
-    assert not verify_archive(out, keys).ok
+    assert not verify_archive(out, keys, public).ok
 
 
 def test_key_rotation_keeps_old_rows_verifiable(backend: Backend) -> None:

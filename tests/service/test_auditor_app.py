@@ -13,6 +13,7 @@ from audit import AuditStore, AuditWriteError
 from riskmodel.predictor import RiskModel
 from serving.auditor import create_workspace_app
 from serving.auth.principal import Principal
+from tests.audit_setup import installed
 from tests.service.auditor_fixtures import as_principal, courses, score_into
 
 AUDITOR = Principal("auditor-7", "auditor")
@@ -20,10 +21,7 @@ AUDITOR = Principal("auditor-7", "auditor")
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
-    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    with AuditStore(f"sqlite:///{tmp_path / 'audit.db'}") as s:
+    with AuditStore(installed(monkeypatch, tmp_path)) as s:
         yield s
 
 
@@ -233,14 +231,19 @@ def test_a_full_walk_runs_on_schedule_and_finds_an_old_row_altered(store, champi
     assert c.get("/audit/api/chain").json()["ok"]
     engine = create_engine(store.url)
     with engine.begin() as conn:
+        trigger = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = "
+                                       "'audit_events_no_update'").scalar()
         conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+    dropped = c.get("/audit/api/chain").json()  # a missing trigger: each check sees it
+    assert dropped["ok"] is False and "audit_events_no_update" in " ".join(dropped["problems"])
+    with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE audit_events SET probability = 0.5 WHERE seq = 2")
+        conn.exec_driver_sql(trigger)  # put back, so only the altered old row is left
     engine.dispose()
-    assert c.get("/audit/api/chain").json()["ok"]  # an old row: only a full walk sees it
     ws = app.state.workspace
     ws.verifier.full_every_s = 0.0
-    ws.chain_status(fresh=True)  # schedules the full walk in the background
+    ws.chain_status(fresh=True)  # due: the full walk runs in the background
     ws._rewalk.join(timeout=60)
     ws.verifier.full_every_s = workspace.FULL_WALK_EVERY_S
-    report = c.get("/audit/api/chain").json()
-    assert report["ok"] is False and "seq 2" in report["problems"][0]
+    report = c.get("/audit/api/chain").json()  # an old row: only the full walk sees it
+    assert report["ok"] is False and "seq 2" in report["problems"][0], report

@@ -12,6 +12,7 @@ from devtools.browser import CHROMIUM, chromium_page, serve_locally
 from riskmodel.predictor import RiskModel
 from serving.auditor import create_workspace_app
 from serving.auth.principal import Principal
+from tests.audit_setup import installed
 from tests.service.auditor_fixtures import as_principal, courses, score_into
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
@@ -20,10 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
 
 @pytest.fixture
 def site(tmp_path, monkeypatch, champion_dir):
-    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
-    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    with AuditStore(f"sqlite:///{tmp_path / 'audit.db'}") as store:
+    with AuditStore(installed(monkeypatch, tmp_path)) as store:
         events = score_into(store, RiskModel.load(champion_dir), courses(40, "W"))
         app = create_workspace_app(lambda: store, champion_dir.parent)
         with serve_locally(as_principal(app, Principal("auditor-b", "auditor"))) as url:

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from audit import JOB_CHAIN, AuditStore
+from audit import JOB_CHAIN, AuditStore, init_installation
+from audit.paths import AuditPaths
 from config import get_settings
 from features.builder import build_features, course_batch_from_frames
 from features.records import RawRecords, read_records
@@ -49,11 +50,13 @@ def model(champion_dir) -> RiskModel:
 @pytest.fixture(scope="module")
 def job(model, subset_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("batch_job")
-    store = AuditStore(f"sqlite:///{root / 'audit.db'}", checkpoint_dir=root / "checkpoints")
+    paths = AuditPaths.under(root)
+    init_installation(f"sqlite:///{root / 'audit.db'}", paths)
+    store = AuditStore(f"sqlite:///{root / 'audit.db'}", paths=paths)
     out = root / "scores.parquet"
     result = run_batch(model, subset_dir, out, store=store, chunk_courses=CHUNK, progress=False,
                        quarantine_dir=root / "quarantine")
-    yield {"result": result, "store": store, "out": out, "root": root}
+    yield {"result": result, "store": store, "out": out, "root": root, "paths": paths}
     store.close()
 
 
@@ -133,11 +136,12 @@ def test_every_prediction_is_audited_in_one_chain_with_one_job_event(job, subset
     assert report.chains[JOB_CHAIN].ok and report.chains[JOB_CHAIN].rows_verified == 1
 
 
-def test_an_altered_job_event_is_detected(job):
+def test_an_altered_job_event_is_detected(job, monkeypatch):
     from audit.__main__ import main as audit_cli
 
+    monkeypatch.setenv("VAR_DIR", str(job["root"]))  # the CLI finds keys and checkpoints there
     db = job["root"] / "audit.db"
-    cli = ["verify", "--url", f"sqlite:///{db}", "--checkpoint-dir", str(job["root"] / "checkpoints")]
+    cli = ["verify", "--url", f"sqlite:///{db}"]
     assert audit_cli(cli) == 0
     con = sqlite3.connect(db)
     try:
@@ -157,6 +161,8 @@ def test_cli_scores_with_the_champion(champion_dir, project_settings, subset_dir
                                       monkeypatch, capsys):
     monkeypatch.setenv("MODELS_DIR", str(project_settings.models_dir))
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    init_installation(f"sqlite:///{tmp_path / 'var' / 'audit.db'}",
+                      AuditPaths.under(tmp_path / "var"))  # a job never makes its own store
     get_settings.cache_clear()
     try:
         out = tmp_path / "cli.parquet"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from audit import AuditStore, KeyRing
+from audit import AuditStore, init_installation
+from audit.paths import AuditPaths
 from tests.service.auditor_fixtures import courses
 from tests.service.conftest import ROOT, free_port
 
@@ -78,9 +79,10 @@ def test_sigkill_mid_load_loses_no_answered_prediction(champion_dir, project_set
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "JWT_"))}
     env.update(MODELS_DIR=str(project_settings.models_dir), VAR_DIR=str(var),
-               BENTOML_HOME=str(tmp_path / "bento"), BENTO_WORKERS="1", BENTO_THREADS="4",
-               AUDIT_CHECKPOINT_EVERY="20")
+               BENTOML_HOME=str(tmp_path / "bento"), BENTO_WORKERS="1", BENTO_THREADS="4")
     env.pop("PATIENT_KEY_FILE", None)
+    paths = AuditPaths.under(var)
+    init_installation(f"sqlite:///{var / 'audit.db'}", paths)  # as make serve does first
     port = free_port()
     t0 = time.monotonic()
     proc = _start(env, tmp_path / "server.log", port)
@@ -121,9 +123,7 @@ def test_sigkill_mid_load_loses_no_answered_prediction(champion_dir, project_set
     assert len(answered) >= 40, (len(answered), failures[:5])
     assert not failures or set(failures) <= {503}, failures[:5]
 
-    with AuditStore(f"sqlite:///{var / 'audit.db'}", read_only=True,
-                    audit_keys=KeyRing.load(var / "keys" / "audit-hmac.key"),
-                    checkpoint_dir=var / "audit-checkpoints") as store:
+    with AuditStore(f"sqlite:///{var / 'audit.db'}", read_only=True, paths=paths) as store:
         stored: dict[str, int] = {}
         for row in store.iter_rows("prediction"):
             stored[row["request_id"]] = stored.get(row["request_id"], 0) + 1

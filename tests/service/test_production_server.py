@@ -33,7 +33,6 @@ from tests.service.test_cds import SERVICE, hook
 
 pytestmark = pytest.mark.postgres
 IDP = "https://idp.hospital.example"
-SERVICE_ROLE_GRANTS = "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}"
 
 
 def _url(base: str, schema: str, user: str | None = None) -> str:
@@ -43,9 +42,11 @@ def _url(base: str, schema: str, user: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory) -> Iterator[dict]:
-    """An audit schema made by its owner, a service role with INSERT and SELECT only, and a
-    CDS Hooks schema; dropped afterwards."""
-    from audit import AuditStore
+    """An audit installation made by its owner (`make audit-init`) with a service role
+    granted INSERT and SELECT only, and a CDS Hooks schema; dropped afterwards."""
+    from audit.installation import init_installation
+    from audit.paths import AuditPaths
+    from tests.audit_setup import ENV_FILES
 
     base = os.environ.get("AUDIT_PG_URL") or PG_DEFAULT
     if base == "skip":
@@ -53,29 +54,23 @@ def postgres(tmp_path_factory) -> Iterator[dict]:
     tag = secrets.token_hex(4)
     audit_schema, cds_schema, role = f"prod_audit_{tag}", f"prod_cds_{tag}", f"prod_svc_{tag}"
     folder = tmp_path_factory.mktemp("prod")
-    keys = {"AUDIT_HMAC_KEY_FILE": str(folder / "secrets" / "audit-hmac.key"),
-            "PATIENT_KEY_FILE": str(folder / "secrets" / "patient.key"),
-            "AUDIT_CHECKPOINT_DIR": str(folder / "worm" / "checkpoints")}
+    # Keys and the checkpoint chain outside the service's var/ (folder/var below).
+    keys = {name: str(folder / "secrets" / relative) for name, relative in ENV_FILES.items()}
     admin = create_engine(base)
     with admin.begin() as conn:
         for schema in (audit_schema, cds_schema):
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {audit_schema} TO {role}")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
+    paths = AuditPaths(audit_key_file=Path(keys["AUDIT_HMAC_KEY_FILE"]),
+                       patient_key_file=Path(keys["PATIENT_KEY_FILE"]),
+                       signing_key_file=Path(keys["AUDIT_SIGNING_KEY_FILE"]),
+                       verify_key_file=Path(keys["AUDIT_VERIFY_KEY_FILE"]),
+                       checkpoint_dir=Path(keys["AUDIT_CHECKPOINT_DIR"]))
     try:
-        with AuditStore(_url(base, audit_schema)):  # the owner creates the tables
-            pass
-        with admin.begin() as conn:
-            conn.exec_driver_sql(SERVICE_ROLE_GRANTS.format(schema=audit_schema, role=role))
-            conn.exec_driver_sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {audit_schema} "
-                                 f"TO {role}")
+        init_installation(_url(base, audit_schema), paths, service_role=role)
         yield {"audit": _url(base, audit_schema, role), "owner": _url(base, audit_schema),
-               "cds": _url(base, cds_schema), "keys": keys, "folder": folder}
+               "cds": _url(base, cds_schema), "keys": keys, "folder": folder, "paths": paths}
     finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         with admin.begin() as conn:
             for schema in (audit_schema, cds_schema):
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
@@ -148,7 +143,7 @@ def test_production_mode_serves_with_every_setting_and_refuses_dev_tokens(
     try:
         assert wait_ready(proc, base, log_path), log_path.read_text()[-3000:]
         log = log_path.read_text()
-        assert "production mode" in log and "DEMO FALLBACK" not in log
+        assert "DEMO FALLBACK" not in log
         scored = httpx.post(base + "/score", json=example_request(), timeout=60,
                             headers={"Authorization": f"Bearer {user_token(idp)}"})
         assert scored.status_code == 200, scored.text
@@ -168,7 +163,7 @@ def test_production_mode_serves_with_every_setting_and_refuses_dev_tokens(
         assert dev_ehr.status_code == 401 and "issuer not allowed" in dev_ehr.text
         from audit import AuditStore
 
-        with AuditStore(postgres["owner"], read_only=True) as store:
+        with AuditStore(postgres["owner"], paths=postgres["paths"], read_only=True) as store:
             assert {e.caller_sub for e in store.list_events()} >= {"dr-prod"}
             assert store.verify().ok
     finally:

@@ -20,7 +20,10 @@ def service(champion_dir, project_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("MODELS_DIR", str(project_settings.models_dir))
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
+    from audit import init_if_fresh
     from serving.service import RelapseRiskService
+
+    init_if_fresh(get_settings().audit_url)  # what make serve runs before the service
 
     svc = RelapseRiskService()
     yield svc

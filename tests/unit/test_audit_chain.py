@@ -12,15 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from audit.canonical import _canon, canonical_json
-from audit.chain import (
-    Checkpoint,
-    KeyRing,
-    Surrogates,
-    checkpoint_valid,
-    hmac_hex,
-    rotate_key,
-    sign_checkpoint,
-)
+from audit.chain import KeyRing, Surrogates, hmac_hex, rotate_key
+from audit.checkpoints import Record, make_record
 from audit.events import (
     GENESIS_HASH,
     PREDICTION_CHAIN,
@@ -29,6 +22,7 @@ from audit.events import (
     content_from_row,
     row_from_event,
 )
+from audit.signing import Signer, VerifyKeys, create_signing_key
 from audit.verify import verify_chain
 
 KEYS = KeyRing.single("k1", b"k" * 32)
@@ -146,14 +140,19 @@ def test_key_file_is_generated_private_reused_and_rotated(tmp_path) -> None:
     assert rotated.get(ring.current_id) == ring.current
 
 
-def test_checkpoint_signature_detects_any_change() -> None:
-    cp = sign_checkpoint(KEYS, "store", "prediction", 10, "a" * 64)
-    assert checkpoint_valid(cp, KEYS)
-    round_trip = Checkpoint.from_dict(json.loads(cp.to_json()))
-    assert checkpoint_valid(round_trip, KEYS)
-    forged = Checkpoint(**{**cp.__dict__, "seq": 9})
-    assert not checkpoint_valid(forged, KEYS)
-    assert not checkpoint_valid(cp, KeyRing.single("k1", b"z" * 32))
+def test_checkpoint_record_signature_detects_any_change(tmp_path) -> None:
+    create_signing_key(tmp_path / "sign.key", tmp_path / "verify.pub")
+    signer, public = Signer.load(tmp_path / "sign.key"), VerifyKeys.load(tmp_path / "verify.pub")
+    assert stat.S_IMODE((tmp_path / "sign.key").stat().st_mode) == 0o600
+    assert (tmp_path / "sign.key").read_text().split()[1] not in repr(signer)
+    genesis = make_record(signer, "genesis", None, "store", {"prediction": (0, "0" * 64)})
+    cp = make_record(signer, "checkpoint", genesis, "store", {"prediction": (10, "a" * 64)})
+    assert cp.prev == genesis.digest and cp.n == 2
+    assert cp.signed_by(public) and Record.parse(cp.line()).signed_by(public)
+    forged = Record.parse(cp.line().replace('"prediction":[10,', '"prediction":[9,'))
+    assert not forged.signed_by(public)
+    create_signing_key(tmp_path / "other.key", tmp_path / "other.pub")
+    assert not cp.signed_by(VerifyKeys.load(tmp_path / "other.pub"))
 
 
 def test_verify_chain_accepts_a_good_chain_and_reports_checkpoint_hashes() -> None:
@@ -190,6 +189,23 @@ def test_verify_chain_reports_gaps_and_unknown_keys() -> None:
     assert report.broken_seq == 3 and "gap" in (report.reason or "")
     report, _ = verify_chain(PREDICTION_CHAIN, rows, KeyRing.single("other", b"o" * 32), set())
     assert report.broken_seq == 1 and "unknown key" in (report.reason or "")
+
+
+def test_verify_chain_refuses_a_retired_key_after_its_retirement_and_time_going_back() -> None:
+    rows: list[dict] = []
+    for i in range(4):
+        link(rows, make_event(i))
+    report, _ = verify_chain(PREDICTION_CHAIN, rows, KEYS, set(), {"k1": 2})
+    assert report.broken_seq == 3 and "after its retirement" in (report.reason or "")
+    assert verify_chain(PREDICTION_CHAIN, rows, KEYS, set(), {"k1": 4})[0].ok
+    from datetime import UTC, datetime
+
+    late, early = (make_event(i, ts=datetime(2030, 1, 2 - i, tzinfo=UTC)) for i in range(2))
+    backwards: list[dict] = []
+    link(backwards, late)
+    link(backwards, early)
+    report, _ = verify_chain(PREDICTION_CHAIN, backwards, KEYS, set())
+    assert report.broken_seq == 2 and "time goes backwards" in (report.reason or "")
 
 
 

@@ -22,6 +22,7 @@ from audit.events import (
     row_from_event,
 )
 from audit.group_commit import GroupCommit, _Job
+from tests.audit_setup import installed
 from tests.unit.test_audit_chain import make_event
 
 # ------------------------------------------------------------------ GroupCommit itself
@@ -152,11 +153,9 @@ def test_content_text_equals_the_verifiers_canonical_form(features, shap, prob, 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AuditStore:
-    s = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}",
-                   audit_keys=KeyRing.single("k1", b"k" * 32),
-                   patient_keys=KeyRing.single("p1", b"p" * 32),
-                   checkpoint_dir=tmp_path / "cp", checkpoint_every=7)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AuditStore:
+    s = AuditStore(installed(monkeypatch, tmp_path), audit_keys=KeyRing.single("k1", b"k" * 32),
+                   patient_keys=KeyRing.single("p1", b"p" * 32))
     yield s
     s.close()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.gates import collect_evidence, evaluate_gates
+from training.gates_old import collect_evidence, evaluate_gates
 
 
 def _cohort(n: int, seed: int = 0):

@@ -34,9 +34,9 @@ def test_cds_databases_are_private(tmp_path):
 
 
 def test_audit_database_and_its_wal_are_private(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDIT_HMAC_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
-    monkeypatch.setenv("PATIENT_KEY_FILE", str(tmp_path / "keys" / "patient.key"))
-    with AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", checkpoint_dir=tmp_path / "cp") as s:
+    from tests.audit_setup import installed
+
+    with AuditStore(installed(monkeypatch, tmp_path)) as s:
         s.record_access("a", "auditor", "test")
         files = [p for p in tmp_path.iterdir() if p.name.startswith("audit.db")]
         assert len(files) >= 2 and {mode(p) for p in files} == {0o600}, files
