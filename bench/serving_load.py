@@ -224,7 +224,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
         served = pipeline.predict(list(req.courses), Caller(principal.sub, principal.role),
                                   "/score")
         return ScoreResponse(request_id=served.request_id, model=served.model,
-                             predictions=served.scored.predictions).model_dump_json().encode()
+                             warning=served.warning, predictions=served.scored.predictions).model_dump_json().encode()
 
     stages = {
         "token check (cached after the first)": lambda: auth({}, token),

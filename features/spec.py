@@ -81,6 +81,14 @@ SESSION_FEATURES = tuple(
 FEATURES: tuple[FeatureDef, ...] = INTAKE_NUMERIC + INTAKE_FLAGS + INTAKE_CODED + SESSION_FEATURES
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_LABELS: dict[str, str] = {f.name: f.label for f in FEATURES}
+# Treatment the course delivered (ketamine, infusions, therapy and its attendance): shown as
+# course exposures whose association with risk is observational, never as advice to change.
+COURSE_EXPOSURES: frozenset[str] = frozenset({
+    "therapy_mbrp", "therapy_met", "therapy_cbt", "therapy_education",
+    "infusions_scheduled", "infusions_attended", "infusion_attendance",
+    "ketamine_total_mg_per_kg", "infusion_minutes_mean", "therapy_sessions_scheduled",
+    "therapy_sessions_attended", "therapy_attendance", "course_length_days",
+    "days_since_last_attended"})
 
 
 def feature_spec() -> dict:

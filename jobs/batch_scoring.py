@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.builder import FeatureBatch, build_features, course_batch_from_frames
+from features.course_status import EPOCH, NOT_ENDED_RULE, ended_mask
 from features.records import RawRecords
 from features.spec import FEATURE_NAMES
 from features.validation import validate_records
@@ -49,8 +50,10 @@ def score_chunk(model: RiskModel, raw: RawRecords) -> ScoredChunk:
     # schema and property-tested equal to it (tests/unit/test_fast_validation.py); pandera's
     # own cost (~60 ms per chunk with a bad row) was two thirds of a 10k-course batch.
     validated = validate_records(raw, confirm=False)
-    intake = validated.intake
-    features = build_features(course_batch_from_frames(intake, validated.sessions))
+    intake, sessions, quarantine, reasons = _quarantine_unended(
+        raw, validated.intake, validated.sessions, dict(validated.quarantine),
+        validated.reason_counts())
+    features = build_features(course_batch_from_frames(intake, sessions))
     if len(intake):
         explained = model.explain(features.matrix)
     else:  # a chunk may hold only quarantined rows
@@ -58,8 +61,34 @@ def score_chunk(model: RiskModel, raw: RawRecords) -> ScoredChunk:
         explained = Explained(empty, empty, np.zeros((0, len(FEATURE_NAMES))), empty)
     return ScoredChunk(features, intake["patient_id"].astype(str).tolist(), explained,
                        bands_of(model, explained.probability),
-                       {r: len(f) for r, f in validated.quarantine.items()},
-                       validated.reason_counts(), validated.quarantine)
+                       {r: len(f) for r, f in quarantine.items()}, reasons, quarantine)
+
+
+def _quarantine_unended(raw: RawRecords, intake: pd.DataFrame, sessions: pd.DataFrame,
+                        quarantine: dict[str, pd.DataFrame], reasons: pd.DataFrame
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame],
+                                   pd.DataFrame]:
+    """Courses that have not ended (features/course_status.py, UTC) get no final score: their
+    raw rows go to the quarantine with the rule's name, like any other bad course."""
+    if not len(intake):
+        return intake, sessions, quarantine, reasons
+    last = sessions.groupby("course_id")["session_date"].max()
+    end_day = ((last.reindex(intake["course_id"]).to_numpy().astype("datetime64[D]")
+                - np.datetime64(EPOCH, "D")).astype(np.int64))
+    open_course = ~ended_mask(end_day)
+    if not open_course.any():
+        return intake, sessions, quarantine, reasons
+    ids = set(intake["course_id"][open_course])
+    moved = {"intake": intake["course_id"].isin(ids), "sessions": sessions["course_id"].isin(ids)}
+    counts = []
+    for record, mask in moved.items():
+        rows = raw.intake if record == "intake" else raw.sessions
+        bad = rows.loc[(intake if record == "intake" else sessions).index[mask.to_numpy()]]
+        bad = bad.assign(quarantine_reason=NOT_ENDED_RULE)
+        quarantine[record] = pd.concat([quarantine[record], bad]) if record in quarantine else bad
+        counts.append({"record": record, "reason": NOT_ENDED_RULE, "rows": int(mask.sum())})
+    reasons = pd.concat([reasons, pd.DataFrame(counts)], ignore_index=True)
+    return intake[~moved["intake"]], sessions[~moved["sessions"]], quarantine, reasons
 
 
 def top_factor_column(values: np.ndarray, contributions: np.ndarray,

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from features.spec import FEATURE_LABELS, FEATURE_NAMES
+from features.spec import COURSE_EXPOSURES, FEATURE_LABELS, FEATURE_NAMES
 from riskmodel.artifact import Artifact, RiskBand, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
 from riskmodel.extras import load_extras
+from riskmodel.served_numbers import load_served_numbers
 
 TOP_FACTORS = 5
 
@@ -27,6 +28,14 @@ class Factor:
     value: float | None
     shap_log_odds: float
     direction: str  # raises | lowers
+    course_exposure: bool  # a treatment received in the course: described, never advised
+
+
+@dataclass(frozen=True)
+class InputWarning:
+    kind: str  # missing | outside_training_range | unlike_training_courses
+    feature: str | None  # None for the whole-course (multivariate) check
+    message: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class RiskModel:
         self.explainer = make_explainer(self.booster)
         # Survival curve and bootstrap intervals, when the version has them (checksummed too).
         self.extras = load_extras(artifact.path)
+        # Venn-Abers pairs, anchored curve, OOD check, band facts, training data (issue 12).
+        self.served = load_served_numbers(artifact.path)
         ranges = artifact.training_ranges
         self._lo = np.array([np.nan if ranges[n][0] is None else ranges[n][0] for n in FEATURE_NAMES])
         self._hi = np.array([np.nan if ranges[n][1] is None else ranges[n][1] for n in FEATURE_NAMES])
@@ -80,14 +91,29 @@ class RiskModel:
         return [
             Factor(FEATURE_NAMES[j], FEATURE_LABELS[FEATURE_NAMES[j]],
                    None if np.isnan(values[j]) else float(values[j]), float(contributions[j]),
-                   "raises" if contributions[j] > 0 else "lowers")
+                   "raises" if contributions[j] > 0 else "lowers",
+                   FEATURE_NAMES[j] in COURSE_EXPOSURES)
             for j in order if contributions[j] != 0
         ]
 
-    def input_warnings(self, row: np.ndarray) -> list[str]:
-        """Names of inputs that are missing or outside the training data's range."""
-        warnings = [f"{FEATURE_NAMES[j]}: missing" for j in np.flatnonzero(np.isnan(row))]
+    def unlike_training(self, matrix: np.ndarray) -> np.ndarray:
+        """Per course: True when the combination of values is unlike the training part's."""
+        ood = self.served.ood
+        return np.zeros(len(matrix), dtype=bool) if ood is None else ood.flags(matrix)
+
+    def input_warnings(self, row: np.ndarray, unlike_training: bool = False) -> list[InputWarning]:
+        """Missing inputs, inputs outside the training range, and an unusual combination."""
+        warnings = [InputWarning("missing", FEATURE_NAMES[j], "not recorded: the model used "
+                                 "what a missing value meant in training")
+                    for j in np.flatnonzero(np.isnan(row))]
         with np.errstate(invalid="ignore"):
             outside = (row < self._lo) | (row > self._hi)
-        warnings += [f"{FEATURE_NAMES[j]}: outside the training range" for j in np.flatnonzero(outside)]
+        warnings += [InputWarning("outside_training_range", FEATURE_NAMES[j],
+                                  "outside the range seen in training: the model is guessing")
+                     for j in np.flatnonzero(outside)]
+        if unlike_training:
+            warnings.append(InputWarning(
+                "unlike_training_courses", None, "this combination of values is unlike the "
+                "training courses (Mahalanobis distance beyond the training part's 99.5th "
+                "percentile): the estimate may not apply"))
         return warnings

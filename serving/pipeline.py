@@ -39,6 +39,7 @@ class Served:
     request_id: str
     model: ModelInfo
     scored: Scored
+    warning: str | None  # not for patient care while the model was not trained on records
 
 
 class PredictionPipeline:
@@ -57,7 +58,8 @@ class PredictionPipeline:
         served = CoalescedModel(model) if shared else model
         with self._lock:
             self.model, self.served_model = model, served
-            self.model_info = ModelInfo(name=a.name, version=a.version, sha256=a.sha256)
+            self.model_info = ModelInfo(name=a.name, version=a.version, sha256=a.sha256,
+                                        training_data=model.served.training_data)
 
     def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         with self._lock:
@@ -75,4 +77,4 @@ class PredictionPipeline:
         except (AuditWriteError, ValueError) as exc:
             log.error("audit write failed (%s): no score returned", type(exc).__name__)
             raise AuditUnavailable("audit record could not be written; no score returned") from None
-        return Served(request_id, info, scored)
+        return Served(request_id, info, scored, model.served.care_warning)

@@ -10,7 +10,7 @@ from features.builder import FeatureBatch, build_features
 from features.requests import CourseRecord, course_batch_from_requests
 from riskmodel.artifact import RiskBand
 from riskmodel.predictor import Explained, RiskModel
-from serving.schemas import Interval, Prediction, TopFactor
+from serving.schemas import BandObserved, CalibrationRange, InputWarning, Prediction, TopFactor
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,16 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
     features = build_features(course_batch_from_requests(courses))
     explained = model.explain(features.matrix)
     bands = model.band(explained.probability)
-    ensemble, survival = model.extras.ensemble, model.extras.survival
-    intervals = ensemble.interval(features.matrix) if ensemble is not None else None
-    curves = survival.risk_curve(features.matrix) if survival is not None else None
+    served = model.served
+    p = explained.probability
+    # The curve is anchored to the served probability: its 180-day value is p itself.
+    curves = served.curve.curves(p) if served.curve is not None else None
+    pairs = served.venn_abers.pairs(p) if served.venn_abers is not None else None
+    unlike = model.unlike_training(features.matrix)
+    facts = served.bands or {}
+    band_observed = {name: BandObserved(meaning=f.meaning, observed_relapse_rate=f.observed_rate,
+                                        low=f.low, high=f.high, n_courses=f.n_courses)
+                     for name, f in facts.items()}
     predictions = []
     for i, course_id in enumerate(features.course_ids):
         row = features.matrix[i]
@@ -38,9 +45,11 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
             risk_band=bands[i],
             top_factors=[TopFactor(**vars(f)) for f in factors],
             base_log_odds=float(explained.base_log_odds[i]),
-            input_warnings=model.input_warnings(row),
-            interval=None if intervals is None or ensemble is None else Interval(
-                low=float(intervals[0][i]), high=float(intervals[1][i]), level=ensemble.level),
+            input_warnings=[InputWarning(**vars(w))
+                            for w in model.input_warnings(row, bool(unlike[i]))],
+            calibration_range=None if pairs is None else CalibrationRange(
+                low=float(pairs[0][i]), high=float(pairs[1][i])),
+            band_observed=band_observed.get(bands[i]),
             relapse_risk_curve=None if curves is None else curves[i],
         ))
     return Scored(features, explained, bands, predictions)

@@ -119,7 +119,7 @@ class RelapseRiskService:
         """
         served = self._predict(list(request.courses), caller_of(ctx, "clinician"), "/score")
         return ScoreResponse(request_id=served.request_id, model=served.model,
-                             predictions=served.scored.predictions)
+                             warning=served.warning, predictions=served.scored.predictions)
 
     @bentoml.api(route="/explain")
     def explain(self, request: ExplainRequest, /, ctx: bentoml.Context) -> ExplainResponse:

@@ -31,7 +31,8 @@ from riskmodel.artifact import (
 from riskmodel.extras import attach_extras
 from riskmodel.predictor import RiskModel
 from riskmodel.promotion_log import append_promotion
-from training.dataset import console
+from training.bands import RISK_BANDS
+from training.dataset import console, load_oracle
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.extras import fit_extras
 from training.fit import FitParams, fit_model
@@ -39,9 +40,9 @@ from training.gates_old import GateEvidence, collect_evidence, evaluate_gates, g
 from training.model_card import render_model_card
 from training.prepare import prepare
 from training.registry import configure_mlflow, promoter, set_champion_alias
+from training.served_fit import fit_served
 from training.validation.subgroups import CARD_ATTRIBUTES, subgroup_columns, subgroup_points
 
-RISK_BANDS = RiskBands(moderate_from=0.40, high_from=0.70)
 TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_checklist.md"
 
 
@@ -131,6 +132,10 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
         p_test = candidate.predict_proba(test.X)  # the gates and the card's subgroups
         gates, evidence, champion_version = _gate(prep, test, p_test, settings,
                                                   bands=RISK_BANDS, seed=seed)
+        # Issue 12: what the served pairs, curve, OOD check and band rates mean; the
+        # observable Venn-Abers check and the band-naming rule join the gates.
+        served = fit_served(candidate, prep, seed=seed)
+        gates = gates + served.gates
         t_gates = time.perf_counter() - t_gates
         for k in ("auroc", "ece", "calibration_slope"):
             metrics[f"{k}_ci95_low"] = evidence.metrics[k]["low"]
@@ -148,6 +153,8 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
         evaluation_plots(candidate, test, metrics, Path(tmp))
         mlflow.log_artifacts(tmp, "plots")
 
+        # The generator writes its truth beside the records; real record folders have none.
+        training_data = "synthetic" if load_oracle(data_dir) is not None else "records"
         data_info = {"data_dir": str(data_dir), "data_hash": ts.data_hash,
                      "n_courses": len(frame), "n_labelled": int(known.sum()),
                      "n_train": len(split.train), "n_valid": len(split.valid),
@@ -179,8 +186,10 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                                   booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
                                   training_ranges=ranges, metrics=metrics, model_card=card,
                                   extra={"run_id": run.info.run_id, "seed": seed,
-                                         "split": "patient-grouped 60/20/20", **data_info},
-                                  extra_files={TRIPOD_CHECKLIST.name: checklist})
+                                         "split": "patient-grouped 60/20/20",
+                                         "training_data": training_data, **data_info},
+                                  extra_files={TRIPOD_CHECKLIST.name: checklist,
+                                               **served.files()})
             # Optional parts for serving (issue 6): risk curve and prediction intervals.
             t_extras = time.perf_counter()
             client = None

@@ -112,7 +112,7 @@ async def patient_view(request: Request) -> Response:
             return []  # a card only once the course has ended
         served = pipeline.predict([course.record], caller, SERVICE_PATH)
         (pred,) = served.scored.predictions
-        return [relapse_card(pred, served.model, served.request_id)]
+        return [relapse_card(pred, served.model, served.request_id, served.warning)]
 
     try:
         cards = await anyio.to_thread.run_sync(run)

@@ -15,6 +15,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
+from features.course_status import course_has_ended, utc_today
 from features.requests import CourseRecord
 from serving.fhir.codes import (
     INTAKE_OBSERVATIONS,
@@ -255,7 +256,7 @@ def _sessions(b: _Builder) -> list[tuple[Entry, dict[str, Any], bool]]:
 def course_from_bundle(bundle: Bundle, *, latest_episode: bool = False,
                        today: dt.date | None = None) -> CourseFromBundle:
     """The course in the Bundle, validated like a /score course; BundleError if it cannot be."""
-    b = _Builder(_entries(bundle), latest_episode, today or dt.date.today())
+    b = _Builder(_entries(bundle), latest_episode, today or utc_today())
     patient, episode = b.patient.resource, b.episode.resource
     b.check_patient(b.episode, episode.patient)
     course_id = episode.id or b.episode.ref
@@ -327,7 +328,8 @@ def course_from_bundle(bundle: Bundle, *, latest_episode: bool = False,
         raise BundleError(pydantic_issues(exc.errors(include_input=False, include_url=False),
                                           where)) from None
     course_end = max(s.session_date for s in record.sessions)
-    ended = course_end <= b.today and not any(planned for _, _, planned in sessions)
+    ended = course_has_ended((s.session_date for s in record.sessions), as_of=b.today,
+                             any_planned=any(planned for _, _, planned in sessions))
     basis = [b.patient.ref, b.episode.ref, *(e.ref for e, _, _ in sessions),
              *(e.ref for e in used_obs)]
     return CourseFromBundle(record, b.patient.ref, basis, course_end, ended, b.sources)

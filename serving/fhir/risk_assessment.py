@@ -10,13 +10,13 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from features.fields import HORIZON_DAYS
 from serving.fhir.bundle import CourseFromBundle
 from serving.fhir.codes import FACTOR_EXT, MODEL_SYSTEM, RISK_PROBABILITY, SECURITY_LABELS
+from serving.schemas import FACTOR_NOTE as SCHEMA_FACTOR_NOTE
 from serving.schemas import ModelInfo, Prediction
 
 OUTCOME_TEXT = "Relapse to heavy drinking within 180 days after the end of the course"
 INTENDED_USE = ("Decision support for clinicians planning aftercare of adults completing "
                 "ketamine-assisted therapy for severe alcohol use disorder.")
-FACTOR_NOTE = ("Top factors explain the model's estimate (SHAP, log-odds), "
-               "not the causes of this patient's risk.")
+FACTOR_NOTE = ("Top factors explain the model's estimate (SHAP, log-odds). " + SCHEMA_FACTOR_NOTE)
 
 
 def _factor_extension(f: Any) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def rationale(pred: Prediction) -> str:
 
 
 def risk_assessment(course: CourseFromBundle, pred: Prediction, model: ModelInfo,
-                    request_id: str) -> dict[str, Any]:
+                    request_id: str, warning: str | None = None) -> dict[str, Any]:
     end = course.course_end
     resource = {
         "resourceType": "RiskAssessment",
@@ -61,7 +61,8 @@ def risk_assessment(course: CourseFromBundle, pred: Prediction, model: ModelInfo
             "rationale": rationale(pred),
         }],
         "extension": [_factor_extension(f) for f in pred.top_factors],
-        "note": [{"text": INTENDED_USE}],
+        # The not-for-patient-care warning first, while the model was trained on synthetic data.
+        "note": [*([{"text": warning}] if warning else []), {"text": INTENDED_USE}],
     }
     RiskAssessment.model_validate(resource)  # never answer with an invalid resource
     return resource

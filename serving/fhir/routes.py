@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from features.course_status import NOT_ENDED_MESSAGE
 from serving.auth.guard import require_role
 from serving.fhir.bundle import course_from_bundle, parse_bundle
 from serving.fhir.errors import BundleError, Issue, operation_outcome
@@ -38,10 +39,12 @@ async def score_bundle(request: Request) -> Response:
 
     def run() -> dict[str, Any]:
         course = course_from_bundle(parse_bundle(data))
+        if not course.ended:  # the one rule (features/course_status.py): no final score
+            raise BundleError([Issue("business-rule", NOT_ENDED_MESSAGE)])
         served = pipeline.predict([course.record], Caller(principal.sub, principal.role),
                                   SCORE_PATH)
         (pred,) = served.scored.predictions
-        return risk_assessment(course, pred, served.model, served.request_id)
+        return risk_assessment(course, pred, served.model, served.request_id, served.warning)
 
     try:
         return fhir_response(await anyio.to_thread.run_sync(run))

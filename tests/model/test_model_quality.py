@@ -37,7 +37,7 @@ def test_altered_artifact_is_refused(champion_dir, tmp_path):
     copy = tmp_path / champion_dir.name
     shutil.copytree(champion_dir, copy)
     bands = copy / "risk_bands.json"
-    bands.write_text(bands.read_text().replace("0.7", "0.9"))
+    bands.write_text(bands.read_text().replace("0.5", "0.9"))
     with pytest.raises(ArtifactError, match="checksum mismatch in risk_bands.json"):
         load_artifact(copy)
 
@@ -94,7 +94,7 @@ def test_served_engine_is_fast_and_equals_pred_contribs_on_the_champion(champion
 def test_gates_read_interval_bounds_and_judge_subgroups(trained):
     gates = {g["name"]: g["detail"] for g in trained["gates"]}
     assert set(gates) == {"auroc_floor", "calibration_error", "calibration_slope", "vs_champion",
-                          "subgroup_tolerance"}
+                          "subgroup_tolerance", "venn_abers_calibration", "low_band_is_low"}
     assert "lower bound" in gates["auroc_floor"] and "upper bound" in gates["calibration_error"]
     m = trained["metrics"]
     assert m["auroc_ci95_low"] < m["auroc"] < m["auroc_ci95_high"]

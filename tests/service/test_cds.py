@@ -63,6 +63,9 @@ def test_patient_view_returns_one_card_and_audits_issuer_and_user(server, ehr_ke
     assert len(card["summary"]) < 140 and card["indicator"] in {"info", "warning", "critical"}
     assert "model version" in card["source"]["label"]
     assert "| factor |" in card["detail"] and "not the causes" in card["detail"]
+    # Issue 12: the demo model says so on the card; the indicator follows the band's meaning.
+    assert card["summary"].startswith("DEMO") and "not for patient care" in card["detail"]
+    assert card["indicator"] == ("warning" if "(high)" in card["summary"] else "info")
     assert "Intended use" in card["detail"]
     from audit import AuditStore
 

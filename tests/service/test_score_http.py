@@ -34,7 +34,8 @@ def test_missing_inputs_are_named_in_warnings(server):
     body = copy.deepcopy(example_request())
     body["courses"][0]["intake"]["phq9_total"] = None
     pred = post(server, body).json()["predictions"][0]
-    assert "phq9_total: missing" in pred["input_warnings"]
+    assert {"kind": "missing", "feature": "phq9_total"}.items() <= next(
+        w for w in pred["input_warnings"] if w["feature"] == "phq9_total").items()
 
 
 def test_many_courses_in_one_request(server):
@@ -94,10 +95,10 @@ def test_served_predictions_are_in_the_audit_chain(server, project_settings, mon
         assert store.verify().ok
 
 
-def test_each_prediction_carries_an_interval_and_a_risk_curve(server):
+def test_each_prediction_carries_a_calibration_range_and_a_risk_curve(server):
     pred = post(server, example_request()).json()["predictions"][0]
-    interval, curve = pred["interval"], pred["relapse_risk_curve"]
-    assert 0 <= interval["low"] <= interval["high"] <= 1 and interval["level"] == 0.95
+    pair, curve = pred["calibration_range"], pred["relapse_risk_curve"]
+    assert 0 <= pair["low"] <= pair["high"] <= 1  # Venn-Abers: no level, not an interval
     days = sorted(curve, key=int)
     assert {"30", "90", "180"} <= set(days)
     risks = [curve[d] for d in days]

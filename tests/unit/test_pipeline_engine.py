@@ -11,7 +11,8 @@ from serving.pipeline import PredictionPipeline
 def _model(engine: str) -> SimpleNamespace:
     artifact = SimpleNamespace(name="relapse-risk", version="1", sha256="ab" * 32)
     return SimpleNamespace(artifact=artifact, explainer=SimpleNamespace(engine=engine),
-                           explain=lambda matrix: None)
+                           explain=lambda matrix: None,
+                           served=SimpleNamespace(training_data="synthetic"))
 
 
 def test_fast_engine_is_called_directly() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import re
 
+from training.validation.served_render import served_section
+
 NAMES = {"xgboost": "XGBoost", "logistic_regression": "logistic regression",
          "clinical_rule": "clinical rule"}
 MAIN = ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept", "ece",
@@ -98,6 +100,8 @@ def render_markdown(r: dict, header: dict) -> str:
         L += _survival_section(r["survival"])
     if "intervals" in r:
         L += _interval_section(r["intervals"])
+    if "served_numbers" in r:
+        L += served_section(r["served_numbers"])
     L += ["", "## Global explanation", "", "![SHAP](shap_summary.png)", "",
           "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in r["seconds"].items())]
     return "\n".join(L) + "\n"
@@ -231,7 +235,7 @@ def _survival_section(s: dict) -> list[str]:
 
 
 def _interval_section(s: dict) -> list[str]:
-    L = ["", "## Prediction intervals (bootstrap ensemble)", "",
+    L = ["", "## Model instability (bootstrap ensemble; not served)", "",
          f"{s['members']} members on patient-bootstrap resamples of the training part; "
          f"central {s['level']:.0%} range of their probabilities. Mean width "
          f"{s['mean_width']:.3f} (median {s['median_width']:.3f}); the served probability lies "

@@ -27,6 +27,7 @@ from training.validation.schemes import (
     repeated_cv,
     temporal,
 )
+from training.validation.served_checks import served_checks
 from training.validation.subgroups import subgroup_columns, subgroup_report
 
 
@@ -42,6 +43,7 @@ class Options:
     censoring: bool = True
     survival: bool = True
     ensemble_members: int = ENSEMBLE_MEMBERS  # as exported; 0: no interval section
+    served: bool = True  # Venn-Abers, curve, OOD and band checks (issue 12)
 
 
 def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
@@ -85,6 +87,11 @@ def build_report(model: RiskModel, prep, data_dir: Path, options: Options,
                                               members=options.ensemble_members,
                                               seed=options.seed, params=params)
         timings["intervals"] = time.perf_counter() - t
+    if options.served:
+        t = time.perf_counter()
+        report["served_numbers"] = served_checks(model, prep, data_dir, data.true_p,
+                                                 seed=options.seed)
+        timings["served_numbers"] = time.perf_counter() - t
     if options.schemes:
         t = time.perf_counter()
         report["repeated_cv"] = repeated_cv(data, repeats=options.cv_repeats,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from config import Settings
 from training.validation.render import NAMES, ci, markdown_to_html, render_markdown
+from training.validation.served_render import served_lines
 
 
 def _clean(obj):
@@ -56,6 +57,11 @@ def evaluation_keys(r: dict) -> dict:
                             for v, d in r["censoring"]["variants"].items()}
     if "survival" in r:
         out["survival"] = {"c_index": r["survival"]["c_index"]}
+    if "served_numbers" in r:
+        s = r["served_numbers"]
+        out["served_numbers"] = {"venn_abers": {k: v for k, v in s["venn_abers"].items()
+                                                if k != "deciles"},
+                                 "curve": s["curve"], "ood": s["ood"], "bands": s["bands"]}
     return _clean(out)
 
 
@@ -73,6 +79,8 @@ def verdict_lines(r: dict) -> list[str]:
         lines.append(f"ECE of the true probabilities on the same rows (noise floor) "
                      f"{ci(held['ece_noise_floor'])}")
     lines.append(f"subgroup flags: {len(r['subgroups']['flags'])}")
+    if "served_numbers" in r:
+        lines += served_lines(r["served_numbers"])
     return lines
 
 
