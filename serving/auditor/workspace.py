@@ -84,10 +84,10 @@ class Workspace:
     @property
     def verifier(self) -> IncrementalVerifier:
         if self._verifier is None:
+            store = self.store  # outside the lock: opening the store takes it too
             with self._lock:
                 if self._verifier is None:
-                    self._verifier = IncrementalVerifier(self.store,
-                                                         full_every_s=FULL_WALK_EVERY_S)
+                    self._verifier = IncrementalVerifier(store, full_every_s=FULL_WALK_EVERY_S)
         return self._verifier
 
     def _schedule_full_walk(self) -> None:

@@ -247,3 +247,14 @@ def test_a_full_walk_runs_on_schedule_and_finds_an_old_row_altered(store, champi
     ws.verifier.full_every_s = workspace.FULL_WALK_EVERY_S
     report = c.get("/audit/api/chain").json()  # an old row: only the full walk sees it
     assert report["ok"] is False and "seq 2" in report["problems"][0], report
+
+
+def test_the_chain_check_can_be_the_first_use_of_the_workspace(store, champion_dir):
+    """The banner's check may open the store itself (no lock taken twice)."""
+    app = create_workspace_app(lambda: store, champion_dir.parent)
+    done = []
+    thread = __import__("threading").Thread(
+        target=lambda: done.append(app.state.workspace.chain_status()), daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert done and done[0].ok
