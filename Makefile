@@ -17,6 +17,7 @@ export DATA_DIR SEED
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help install data validate train evaluate serve test lint audit-verify clean-models token \
+        promote rebaseline gate-study \
         audit-init audit-migrate audit-rotate-key audit-restore-ack \
         browser-deps audit-report monitor \
         score-batch bench bench-tools bento
@@ -38,11 +39,22 @@ data: install ## synthetic cohort in DATA_DIR (+ oracle/); SCENARIO=disparity, E
 validate: install ## check DATA_DIR against the contract; bad rows to var/quarantine/
 	$(PY) -m features validate $(DATA_DIR)
 
-train: install ## train, log to MLflow, register; promote and export if the gates pass
+train: install ## train, log to MLflow, register; gates promote, escalate (a candidate) or refuse
 	$(PY) -m training.train --data-dir $(DATA_DIR) --seed $(SEED)
 
+promote: install ## accept an escalated candidate: make promote VERSION=n REASON="..."
+	@[ -n "$(VERSION)" ] && [ -n "$(REASON)" ] || { echo 'usage: make promote VERSION=n REASON="..."'; exit 2; }
+	$(PY) -m training.promote promote --version "$(VERSION)" --reason "$(REASON)"
+
+rebaseline: install ## new reference version for the gates: make rebaseline VERSION=n REASON="..."
+	@[ -n "$(VERSION)" ] && [ -n "$(REASON)" ] || { echo 'usage: make rebaseline VERSION=n REASON="..."'; exit 2; }
+	$(PY) -m training.promote rebaseline --version "$(VERSION)" --reason "$(REASON)"
+
+gate-study: install ## promotion gates by simulation (>= 60 replicates, ~30 min): reports/gate_study.*
+	$(PY) -m training.gates.study --replicates $(or $(REPLICATES),60)
+
 evaluate: install ## validation report: reports/validation.{md,html,json} + evaluation.json, MLflow
-	$(PY) -m training.evaluate --data-dir $(DATA_DIR)
+	$(PY) -m training.evaluate --data-dir $(DATA_DIR) $(if $(VERSION),--version $(VERSION),)
 
 tune: install ## Optuna search (TRIALS=20), patient-grouped CV, nested MLflow runs -> reports/tuning.json
 	$(PY) -m training.tune --data-dir $(DATA_DIR) --seed $(SEED) --trials $(or $(TRIALS),20)

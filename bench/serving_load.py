@@ -176,6 +176,9 @@ def run(model_dir: Path, work: Path, seconds: int = 10,
     return results
 
 
+PROFILE_WARMUP = 20  # untimed calls per stage first: caches, lazy imports, SQLite pages
+
+
 def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
                      out: Path | None = None) -> dict:
     """In-process cost of one single-course /score, without HTTP: token check, request
@@ -209,9 +212,9 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
 
     init_if_fresh(settings.audit_url)
     store = AuditStore(settings.audit_url)
-    pipeline = PredictionPipeline(model, store, coalesce=settings.score_coalescing)
+    pipeline = PredictionPipeline(model, store)
     courses = list(ScoreRequest.model_validate_json(body).courses)
-    scored = score_courses(pipeline.served_model, courses)
+    scored = score_courses(pipeline.model, courses)
 
     def events() -> list:
         return prediction_events(store, model, courses, scored, request_id="0" * 32,
@@ -229,7 +232,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
     stages = {
         "token check (cached after the first)": lambda: auth({}, token),
         "parse + validate request": lambda: ScoreRequest.model_validate_json(body),
-        "features + SHAP + interval + curve": lambda: score_courses(pipeline.served_model,
+        "features + SHAP + interval + curve": lambda: score_courses(pipeline.model,
                                                                     courses),
         "audit event objects": events,
         "audit event objects + append (commit)": lambda: store.append_many(events()),
@@ -237,7 +240,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
     }
     report: dict = {"n": n, "cpu_ms": {}, "wall_ms": {}}
     for name, fn in stages.items():
-        for _ in range(20):
+        for _ in range(PROFILE_WARMUP):
             fn()
         cpu, wall = [], []
         for _ in range(n):

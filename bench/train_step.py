@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     result = train(args.data, settings, seed=args.seed, params=FitParams(), engine=args.engine)
     emit({"seconds": time.perf_counter() - t0, "stage_seconds": result["seconds"],
           "auroc": result["metrics"]["auroc"], "version": result["version"],
-          "promoted": result["promoted"], "engine": args.engine})
+          "promoted": result["promoted"], "decision": result["decision"], "engine": args.engine})
 
 
 if __name__ == "__main__":

@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     metrics_token_file: Path | None = Field(
         None, description="Prometheus scrape token for GET /metrics (admin JWTs work too)")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Request body limit (413)")
-    score_coalescing: bool = Field(True, description="Concurrent requests share model calls")
     seed: int = 7
 
     @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",

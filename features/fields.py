@@ -109,11 +109,4 @@ RECORD_FIELDS: dict[str, tuple[FieldDef, ...]] = {
     "outcomes": OUTCOME_FIELDS,
 }
 
-# Fields that must never reach a prediction: identifiers, fairness-only data, outcomes.
-NOT_MODEL_INPUTS = frozenset({"course_id", "patient_id", "site", "race_ethnicity"})
-
 HORIZON_DAYS = 180
-
-
-def field_map(record: str) -> dict[str, FieldDef]:
-    return {f.name: f for f in RECORD_FIELDS[record]}

@@ -1,8 +1,7 @@
 """One chunk of raw records -> validated, featured, explained predictions (vectorised).
 
-The same steps as `/score` (features/ validation and builder, RiskModel.explain),
-but top factors are picked for all rows at once: a Python loop per row cost
-more than the SHAP values themselves.
+The same steps as `/score` (features/ validation and builder, RiskModel.explain,
+the bands and the top-factor rule of riskmodel/), vectorised over the chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from features.course_status import EPOCH, NOT_ENDED_RULE, ended_mask
 from features.records import RawRecords
 from features.spec import FEATURE_NAMES
 from features.validation import validate_records
-from riskmodel.predictor import TOP_FACTORS, Explained, RiskModel
+from riskmodel.factors import TOP_FACTORS, top_factor_picks
+from riskmodel.predictor import Explained, RiskModel
 
 _NAME_TEXT = pa.array(FEATURE_NAMES, pa.string())
 _DIRECTION_TEXT = pa.array(["lowers", "raises"], pa.string())  # index: contribution > 0
@@ -38,13 +38,6 @@ class ScoredChunk:
         return len(self.features.course_ids)
 
 
-def bands_of(model: RiskModel, probability: np.ndarray) -> np.ndarray:
-    """Vectorised RiskBands.band: low < moderate_from <= moderate < high_from <= high."""
-    b = model.bands
-    return np.where(probability >= b.high_from, "high",
-                    np.where(probability >= b.moderate_from, "moderate", "low")).astype(object)
-
-
 def score_chunk(model: RiskModel, raw: RawRecords) -> ScoredChunk:
     # The masks write the reasons: generated from the same field definitions as the pandera
     # schema and property-tested equal to it (tests/unit/test_fast_validation.py); pandera's
@@ -60,7 +53,7 @@ def score_chunk(model: RiskModel, raw: RawRecords) -> ScoredChunk:
         empty = np.zeros(0)
         explained = Explained(empty, empty, np.zeros((0, len(FEATURE_NAMES))), empty)
     return ScoredChunk(features, intake["patient_id"].astype(str).tolist(), explained,
-                       bands_of(model, explained.probability),
+                       model.bands.of(explained.probability),
                        {r: len(f) for r, f in quarantine.items()}, reasons, quarantine)
 
 
@@ -93,14 +86,10 @@ def _quarantine_unended(raw: RawRecords, intake: pd.DataFrame, sessions: pd.Data
 
 def top_factor_column(values: np.ndarray, contributions: np.ndarray,
                       k: int = TOP_FACTORS) -> pa.Array:
-    """list<struct> of the k largest |contributions| per row, as RiskModel.top_factors picks."""
+    """list<struct> of each row's top factors (riskmodel/factors.py, as /score lists them)."""
     n = contributions.shape[0]
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
-    rows = np.repeat(np.arange(n), order.shape[1])
-    cols = order.ravel()
+    rows, cols = top_factor_picks(contributions, k)
     shap = contributions[rows, cols]
-    keep = shap != 0  # a zero contribution explains nothing; the row's list is shorter
-    rows, cols, shap = rows[keep], cols[keep], shap[keep]
     vals = values[rows, cols]
     structs = pa.StructArray.from_arrays(
         [_NAME_TEXT.take(pa.array(cols)),

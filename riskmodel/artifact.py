@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import xgboost as xgb
 
 from features.spec import FEATURE_NAMES, feature_spec
@@ -37,8 +38,11 @@ class RiskBands:
     moderate_from: float
     high_from: float
 
-    def band(self, p: float) -> RiskBand:
-        return "high" if p >= self.high_from else "moderate" if p >= self.moderate_from else "low"
+    def of(self, probability: np.ndarray) -> np.ndarray:
+        """The band of each probability (an object array of names); NaN falls in "low"."""
+        p = np.asarray(probability, dtype=np.float64)
+        return np.where(p >= self.high_from, "high",
+                        np.where(p >= self.moderate_from, "moderate", "low")).astype(object)
 
 
 @dataclass(frozen=True)

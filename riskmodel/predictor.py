@@ -16,9 +16,8 @@ from riskmodel.artifact import Artifact, RiskBand, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
 from riskmodel.extras import load_extras
+from riskmodel.factors import TOP_FACTORS, top_factor_picks
 from riskmodel.served_numbers import load_served_numbers
-
-TOP_FACTORS = 5
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,17 @@ class RiskModel:
         return Explained(sigmoid(log_odds), log_odds, contributions, base)
 
     def band(self, probability: np.ndarray) -> list[RiskBand]:
-        return [self.bands.band(float(p)) for p in probability]
+        return self.bands.of(probability).tolist()
 
     @staticmethod
     def top_factors(values: np.ndarray, contributions: np.ndarray, k: int = TOP_FACTORS) -> list[Factor]:
-        order = np.argsort(-np.abs(contributions), kind="stable")[:k]
+        _, picked = top_factor_picks(contributions[np.newaxis, :], k)
         return [
             Factor(FEATURE_NAMES[j], FEATURE_LABELS[FEATURE_NAMES[j]],
                    None if np.isnan(values[j]) else float(values[j]), float(contributions[j]),
                    "raises" if contributions[j] > 0 else "lowers",
                    FEATURE_NAMES[j] in COURSE_EXPOSURES)
-            for j in order if contributions[j] != 0
+            for j in picked
         ]
 
     def unlike_training(self, matrix: np.ndarray) -> np.ndarray:

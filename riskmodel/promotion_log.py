@@ -2,7 +2,9 @@
 and `GET /model`.
 
 `models/promotion_log.jsonl`, append-only JSON lines: who promoted which
-version, when, why, and the gate results.
+version, when, why, and the gate results. `event` says what an entry records:
+"promotion", "escalation" (a candidate awaiting `make promote`) or "rebaseline"
+(a new reference version for the non-inferiority gates).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def read_promotions(models_dir: Path) -> list[dict[str, Any]]:
 
 
 def promotion_of(models_dir: Path, version: str) -> dict[str, Any] | None:
-    """The newest entry promoting `version`, or None."""
-    entries = [e for e in read_promotions(models_dir) if str(e.get("version")) == version]
+    """The newest entry promoting `version`, or None (escalations and rebaselines are logged
+    too, under `event`; entries written before events existed are promotions)."""
+    entries = [e for e in read_promotions(models_dir) if str(e.get("version")) == version
+               and e.get("event", "promotion") == "promotion"]
     return entries[-1] if entries else None

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
+
+from serving.errors import error_bytes
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def _answer(send: Callable, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+    body = error_bytes(message)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

@@ -2,6 +2,8 @@
 
 /score, /explain, FHIR and CDS Hooks all call `PredictionPipeline.predict`,
 so every prediction is written to the audit chain before it is returned.
+Each request makes its own model call: BentoML's adaptive batching would merge
+different callers into one call and lose who asked, which the audit event needs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 from audit import AuditStore, AuditWriteError
 from features.requests import CourseRecord
 from riskmodel.predictor import RiskModel
-from serving.coalescing import CoalescedModel
 from serving.recording import prediction_events
 from serving.schemas import ModelInfo
 from serving.scoring import Scored, score_courses
@@ -43,30 +44,25 @@ class Served:
 
 
 class PredictionPipeline:
-    def __init__(self, model: RiskModel, audit: AuditStore, *, coalesce: bool = True) -> None:
+    def __init__(self, model: RiskModel, audit: AuditStore) -> None:
         self.audit = audit
-        self.coalesce = coalesce
         self._lock = threading.Lock()
         self.use_model(model)
 
     def use_model(self, model: RiskModel) -> None:
         """Swap the served model (admin reload); requests in flight finish on the old one."""
         a = model.artifact
-        # Sharing model calls pays off only when a call has a large fixed cost (pred_contribs,
-        # ms); the fast TreeSHAP engine takes ~10 us a row, less than the hand-off itself.
-        shared = self.coalesce and model.explainer.engine != "fast"
-        served = CoalescedModel(model) if shared else model
         with self._lock:
-            self.model, self.served_model = model, served
+            self.model = model
             self.model_info = ModelInfo(name=a.name, version=a.version, sha256=a.sha256,
                                         training_data=model.served.training_data)
 
     def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         with self._lock:
-            model, served_model, info = self.model, self.served_model, self.model_info
+            model, info = self.model, self.model_info
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
-        scored = score_courses(served_model, courses)  # type: ignore[arg-type]
+        scored = score_courses(model, courses)
         latency_ms = (time.perf_counter() - started) * 1000
         try:
             events = prediction_events(self.audit, model, courses, scored, request_id=request_id,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from features.builder import FeatureBatch, build_features
 from features.requests import CourseRecord, course_batch_from_requests
 from riskmodel.artifact import RiskBand
@@ -54,9 +52,3 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
         ))
     return Scored(features, explained, bands, predictions)
 
-
-def contributions_add_up(scored: Scored) -> float:
-    """Largest |base + sum(contributions) - logit(p)| in a scored batch (should be ~0)."""
-    e = scored.explained
-    p = np.clip(e.probability, 1e-12, 1 - 1e-12)
-    return float(np.max(np.abs(e.base_log_odds + e.contributions.sum(axis=1) - np.log(p / (1 - p)))))

@@ -83,7 +83,7 @@ class RelapseRiskService:
         # Opens an existing store or stops the service with the reason (a missing key, no
         # checkpoint chain, a replaced store): it never creates one (`make audit-init`).
         audit = AuditStore(settings.audit_url)
-        self.pipeline = PredictionPipeline(model, audit, coalesce=settings.score_coalescing)
+        self.pipeline = PredictionPipeline(model, audit)
         a = model.artifact
         log.info("serving model %s version %s (sha256 %s)", a.name, a.version, a.sha256[:12])
 

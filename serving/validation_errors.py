@@ -10,26 +10,12 @@ import json
 from collections.abc import Callable, Collection
 from typing import Any
 
-
-def field_path(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def _error(e: dict[str, Any]) -> dict[str, Any]:
-    message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-    field = field_path(list(e.get("loc", [])))
-    named = message.split(":", 1)[0]
-    if field == "body" and ":" in message and named.isidentifier():
-        field = named  # model-level rules ("courses: duplicate course_id") name their field
-    return {"field": field, "rule": e.get("type", "invalid"), "message": message}
+from serving.errors import error_body, field_errors
 
 
 def to_422(detail: list[dict[str, Any]]) -> dict[str, Any]:
-    errors = [_error(e) for e in detail if isinstance(e, dict)]
-    return {"error": f"{len(errors)} invalid field(s)", "detail": errors}
+    errors = field_errors(detail)
+    return error_body(f"{len(errors)} invalid field(s)", errors)
 
 
 class ValidationErrorMiddleware:

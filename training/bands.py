@@ -43,7 +43,7 @@ RISK_BANDS = RiskBands(moderate_from=threshold(HARM_BENEFIT["moderate"]),
 def band_facts(bands: RiskBands, p: np.ndarray, y: np.ndarray, w: np.ndarray,
                groups: np.ndarray, *, seed: int) -> dict[str, BandFacts]:
     """Per band, on the test part: IPCW relapse rate with a 95 % patient-bootstrap interval."""
-    names = np.array([bands.band(float(x)) for x in p])
+    names = bands.of(p)
     relapses = float(np.sum(w * y))
     draws = list(patient_multiplicities(groups, BAND_BOOTSTRAP, seed))
     out = {}

@@ -31,6 +31,7 @@ class TrainingSet:
 
     frame: pd.DataFrame  # index course_id; columns meta + features
     data_hash: str
+    validation_note: str = ""  # rows in / accepted / quarantined and the top reasons
 
     @property
     def X(self) -> np.ndarray:
@@ -105,7 +106,18 @@ def load_training_set(data_dir: Path, *, quarantine_dir: Path | None = None,
     labels = _labels(validated.outcomes).set_index("course_id")
     frame = meta.join(labels, how="inner").join(features, how="inner")
     frame.index.name = "course_id"
-    return TrainingSet(frame, data_hash(data_dir))
+    return TrainingSet(frame, data_hash(data_dir), validation_note(validated))
+
+
+def validation_note(validated: ValidatedRecords, top: int = 5) -> str:
+    """Counts per record and the most frequent quarantine reasons (fields, never values)."""
+    lines = [validated.summary().to_string(index=False)]
+    reasons = validated.reason_counts()
+    if len(reasons):
+        lines.append("most frequent quarantine reasons:")
+        lines.append(reasons.sort_values("rows", ascending=False).head(top)
+                     .to_string(index=False))
+    return "\n".join(lines)
 
 
 def load_oracle(data_dir: Path) -> pd.DataFrame | None:

@@ -1,4 +1,4 @@
-"""`make evaluate`: the champion on its test part -> reports/evaluation.{json,md} + plots,
+"""`make evaluate [VERSION=n]`: the champion (or any registered version) on its test part -> reports/evaluation.{json,md} + plots,
 and the full validation report -> reports/validation.{json,md,html} (issue 6), logged to MLflow.
 
 Rebuilds the training set and the patient split with the seed the champion
@@ -43,6 +43,12 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def version_path(settings, version: str) -> Path:
+    """Promoted and escalated versions live in models/, refused ones in var/candidates/."""
+    exported = settings.models_dir / version
+    return exported if exported.is_dir() else settings.var_dir / "candidates" / version
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     ap = argparse.ArgumentParser(description=__doc__)
@@ -55,10 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="held-out test, subgroups and censoring only (no CV/temporal/site refits)")
     ap.add_argument("--no-mlflow", action="store_true")
+    ap.add_argument("--version", default=None,
+                    help="any registered version: promoted or escalated (models/<v>/) or "
+                         "refused (var/candidates/<v>/); default: the champion")
     args = ap.parse_args(argv)
-    path = champion_path(settings.models_dir)
-    if path is None:
-        print("no champion under models/ (run `make train`)", file=sys.stderr)
+    path = version_path(settings, args.version) if args.version else champion_path(
+        settings.models_dir)
+    if path is None or not path.is_dir():
+        what = f"version {args.version}" if args.version else "a champion"
+        print(f"no export of {what} under models/ or var/candidates/ (run `make train`)",
+              file=sys.stderr)
         return 2
     model = RiskModel.load(path)
     info = json.loads((path / "training_info.json").read_text())

@@ -85,7 +85,8 @@ def subgroup_table(subgroups: dict, high_cut: float) -> list[str]:
 
 def render_model_card(*, name: str, version: str, run_id: str, metrics: dict, gates: list[dict],
                       bands: RiskBands, data: dict, params: dict,
-                      subgroups: dict | None = None) -> str:
+                      subgroups: dict | None = None, decision: str = "",
+                      not_assessable: list[str] | None = None) -> str:
     lines = [
         f"# Model card: {name} version {version}",
         "",
@@ -122,8 +123,13 @@ def render_model_card(*, name: str, version: str, run_id: str, metrics: dict, ga
         if key in metrics:
             v = metrics[key]
             lines.append(f"| {key} | {v:.4f} |" if isinstance(v, float) else f"| {key} | {v} |")
-    lines += ["", "Promotion gates:", "", "| gate | passed | detail |", "| --- | --- | --- |"]
-    lines += [f"| {g['name']} | {'yes' if g['passed'] else 'NO'} | {g['detail']} |" for g in gates]
+    lines += ["", f"Promotion gates (decision: {decision or 'n/a'}):", "",
+              "| gate | status | detail |", "| --- | --- | --- |"]
+    lines += [f"| {g['name']} | {g.get('status', 'pass' if g['passed'] else 'refuse')} | "
+              f"{g['detail']} |" for g in gates]
+    if not_assessable:
+        lines += ["", "Subgroups not assessable at this size (too few labelled test courses for "
+                  "the subgroup gate's power; listed, not gated): " + ", ".join(not_assessable)]
     lines += [
         "",
         "## Evaluation and training data",

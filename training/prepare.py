@@ -28,6 +28,8 @@ class Prepared:
     X: np.ndarray
     y: np.ndarray
     known: np.ndarray
+    censoring: CensoringModel | None = None  # fitted on the train part; reused by the curve
+    censoring_Z: pd.DataFrame | None = None  # its covariates for every row
 
     def rows(self, part: np.ndarray) -> np.ndarray:
         """Labelled rows of a part (censored courses carry no label)."""
@@ -65,11 +67,43 @@ def with_risk_score(Z: pd.DataFrame, X: np.ndarray, y: np.ndarray, known: np.nda
     return Z.assign(risk_score=score)
 
 
+MIN_LABELLED_PER_PART = 20  # and both outcomes in each part: below it nothing can be fitted
+
+
+class TrainingDataError(ValueError):
+    """The records cannot support a training run; the message says why, with counts."""
+
+
+def _check_trainable(ts: TrainingSet, split: Split | None) -> None:
+    known, y = ts.labelled, ts.y
+    problem = None
+    if len(ts.frame) == 0:
+        problem = "validation accepted no course with intake, sessions and outcome"
+    elif split is None:
+        problem = f"{len(ts.frame)} course(s) are too few to split by patient"
+    else:
+        for name, rows in (("train", split.train), ("validation", split.valid),
+                           ("test", split.test)):
+            lab = rows[known[rows]]
+            if lab.size < MIN_LABELLED_PER_PART or y[lab].all() or not y[lab].any():
+                problem = (f"the {name} part has {lab.size} labelled course(s) "
+                           f"({int(y[lab].sum())} relapsed); at least {MIN_LABELLED_PER_PART} "
+                           "with both outcomes are needed")
+                break
+    if problem:
+        raise TrainingDataError(
+            f"cannot train: {problem}. {len(ts.frame)} courses, {int(known.sum())} labelled."
+            f"\n{ts.validation_note}")
+
+
 def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
     """Patient split and IPCW weights for an already built training set (any engine)."""
     X, y, known = ts.X, ts.y, ts.labelled
     time_days = ts.frame["time_days"].to_numpy(dtype=float)
+    if len(ts.frame) < 10:  # a patient split of fewer rows raises inside scikit-learn
+        _check_trainable(ts, None)
     split = patient_split(ts.frame["patient_id"].to_numpy(), seed=seed)
+    _check_trainable(ts, split)
     # The censoring model sees only the training part (its terms chosen on the validation
     # part); its cap carries over unchanged.
     mature = ts.frame["mature"].to_numpy(bool)
@@ -82,4 +116,4 @@ def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
     for part in (split.valid, split.test):
         weights[part] = censoring.weights(Z.iloc[part], time_days[part], known[part],
                                           cap=train_w.truncated_at).weights
-    return Prepared(ts, split, weights, X, y, known)
+    return Prepared(ts, split, weights, X, y, known, censoring, Z)

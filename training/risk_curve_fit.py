@@ -44,10 +44,13 @@ class HorizonWeights:
 
         ts, split = prep.ts, prep.split
         time_days = ts.frame["time_days"].to_numpy(dtype=float)
-        mature = ts.frame["mature"].to_numpy(bool)
-        Z = with_risk_score(censoring_covariates(ts), prep.X, prep.y, prep.known, mature,
-                            split.train, seed)
-        model = fit_censoring(Z, time_days, prep.known, mature, split.train, split.valid)
+        if prep.censoring is not None and prep.censoring_Z is not None:  # fitted by prepare
+            model, Z = prep.censoring, prep.censoring_Z
+        else:
+            mature = ts.frame["mature"].to_numpy(bool)
+            Z = with_risk_score(censoring_covariates(ts), prep.X, prep.y, prep.known, mature,
+                                split.train, seed)
+            model = fit_censoring(Z, time_days, prep.known, mature, split.train, split.valid)
         return cls(time_days, ts.frame["event_observed"].to_numpy(dtype=bool),
                    lambda rows, days: model.survival(Z.iloc[rows], days), split.train)
 

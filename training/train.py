@@ -1,8 +1,11 @@
 """`make train`: records -> features -> XGBoost -> calibration -> MLflow -> gates -> export.
 
-Every trained candidate is logged and registered in MLflow; only a candidate
-that passes the promotion gates is exported to models/<version>/ and gets
-the `champion` alias.
+Every trained candidate is logged and registered in MLflow. The gates decide:
+- promote: exported to models/<version>/, alias `champion`, promotion log;
+- escalate: exported and logged as a candidate awaiting `make promote VERSION=n
+  REASON=...` (a person accepts the escalations, recorded with who and why);
+- refuse: registered in MLflow with the reasons; never in models/ (a copy under
+  var/candidates/<version>/ lets `make evaluate VERSION=n` report on it).
 """
 
 from __future__ import annotations
@@ -14,33 +17,30 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from config import Settings, get_settings
 from features.spec import FEATURE_NAMES
-from riskmodel.artifact import (
-    ArtifactError,
-    RiskBands,
-    champion_path,
-    export_artifact,
-    set_champion,
-)
+from riskmodel.artifact import export_artifact, set_champion
 from riskmodel.extras import attach_extras
 from riskmodel.predictor import RiskModel
 from riskmodel.promotion_log import append_promotion
 from training.bands import RISK_BANDS
+from training.baselines import LogisticBaseline
 from training.dataset import console, load_oracle
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.extras import fit_extras
-from training.fit import FitParams, fit_model
-from training.gates_old import GateEvidence, collect_evidence, evaluate_gates, gates_table
+from training.fit import FitParams, FittedModel, fit_model
+from training.gates import Comparator, GateReport, GateResult, evaluate
 from training.model_card import render_model_card
-from training.prepare import prepare
+from training.prepare import Prepared, TrainingDataError, prepare
+from training.references import comparators
 from training.registry import configure_mlflow, promoter, set_champion_alias
-from training.served_fit import fit_served
+from training.served_fit import ServedFit, fit_served
 from training.validation.subgroups import CARD_ATTRIBUTES, subgroup_columns, subgroup_points
 
 TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_checklist.md"
@@ -54,31 +54,6 @@ def training_ranges(X: np.ndarray) -> dict[str, list[float | None]]:
     return out
 
 
-def _champion_predictions(settings: Settings,
-                          part: TestPart) -> tuple[np.ndarray | None, str | None]:
-    """The current champion's probabilities on the candidate's test rows."""
-    path = champion_path(settings.models_dir)
-    if path is None:
-        return None, None
-    try:
-        champion = RiskModel.load(path)
-    except ArtifactError as exc:
-        console.print(f"[yellow]current champion cannot be loaded ({exc}); comparing without it")
-        return None, None
-    return champion.predict_proba(part.X), champion.artifact.version
-
-
-def _gate(prep, part: TestPart, p: np.ndarray, settings: Settings, *, bands: RiskBands,
-          seed: int) -> tuple[list[dict], GateEvidence, str | None]:
-    test = prep.split.test
-    p_champion, champion_version = _champion_predictions(settings, part)
-    evidence = collect_evidence(
-        part.y, part.weights, prep.ts.frame["patient_id"].to_numpy()[test],
-        p, subgroup_columns(prep.ts.frame.iloc[test]),
-        high_cut=bands.high_from, seed=seed, p_champion=p_champion)
-    return gates_table(evaluate_gates(evidence)), evidence, champion_version
-
-
 def _engine(engine: str):
     """(prepare, fit) of an engine: pandas in this process, or dask (training/dask_train.py)."""
     if engine == "dask":
@@ -90,6 +65,83 @@ def _engine(engine: str):
     return prepare, fit_model
 
 
+def run_gates(prep: Prepared, test: TestPart, p_test: np.ndarray, settings: Settings, *,
+              seed: int, served: ServedFit | None = None) -> tuple[GateReport, str | None]:
+    """The candidate against logistic regression fitted on the same training rows, the
+    champion and the reference, paired on the test part; plus the served extras' own gates
+    (the observable Venn-Abers check, the band-naming rule)."""
+    rows = np.concatenate([prep.rows(prep.split.train), prep.rows(prep.split.valid)])
+    logistic = LogisticBaseline().fit(prep.X[rows], prep.y[rows], prep.weights[rows])
+    versions, champion_version = comparators(settings.models_dir, test.X)
+    report = evaluate(test.y, test.weights, prep.ts.frame["patient_id"].to_numpy()[prep.split.test],
+                      p_test, subgroup_columns(prep.ts.frame.iloc[prep.split.test]),
+                      [Comparator("logistic", "logistic regression",
+                                  logistic.predict_proba(test.X)), *versions], seed=seed)
+    if served is not None:
+        extra = [GateResult(g["name"], "pass" if g["passed"] else "refuse", g["detail"])
+                 for g in served.gates]
+        report = replace(report, results=[*report.results, *extra])
+    return report, champion_version
+
+
+def _stage(settings: Settings, run_id: str, version: str, fitted: FittedModel,
+           ranges: dict) -> RiskModel:
+    """The candidate as the service would load it (calibrated, checksummed), in a scratch dir."""
+    staging = settings.models_dir / f".candidate-{run_id}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    export_artifact(staging, name=settings.model_name, version=version, booster=fitted.booster,
+                    calibrator=fitted.calibrator, bands=RISK_BANDS, training_ranges=ranges,
+                    metrics={}, model_card="pending\n")
+    candidate = RiskModel.load(staging)
+    shutil.rmtree(staging)
+    return candidate
+
+
+def _card(settings: Settings, version: str, run_id: str, prep: Prepared, test: TestPart,
+          p_test: np.ndarray, metrics: dict, report: GateReport, fitted: FittedModel,
+          params: FitParams, data_info: dict) -> str:
+    subgroups = subgroup_points(
+        test.y, p_test, test.weights,
+        subgroup_columns(prep.ts.frame.iloc[prep.split.test])[list(CARD_ATTRIBUTES)],
+        high_cut=RISK_BANDS.high_from)
+    card_params = {**asdict(params), "best_iteration": fitted.best_iteration,
+                   "calibration_a": fitted.calibrator.a, "calibration_b": fitted.calibrator.b}
+    return render_model_card(name=settings.model_name, version=version, run_id=run_id,
+                             metrics=metrics, gates=report.table(), bands=RISK_BANDS,
+                             data=data_info, params=card_params, subgroups=subgroups,
+                             decision=report.decision, not_assessable=report.not_assessable)
+
+
+def _export(settings: Settings, version: str, run_id: str, seed: int, prep: Prepared,
+            fitted: FittedModel, params: FitParams, ranges: dict, metrics: dict, card: str,
+            data_info: dict, engine: str, served: ServedFit) -> str:
+    """models/<version>/ with the risk curve and ensemble; returns the artifact's sha256."""
+    final = settings.models_dir / version
+    export_artifact(final, name=settings.model_name, version=version, booster=fitted.booster,
+                    calibrator=fitted.calibrator, bands=RISK_BANDS, training_ranges=ranges,
+                    metrics=metrics, model_card=card,
+                    extra={"run_id": run_id, "seed": seed, "split": "patient-grouped 60/20/20",
+                           **data_info},
+                    extra_files={TRIPOD_CHECKLIST.name: TRIPOD_CHECKLIST.read_text(),
+                                 **served.files()})
+    client = None
+    if engine == "dask":
+        from compute.dask_client import get_client
+
+        client = get_client()
+    survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
+                                    params=params, seed=seed, client=client)
+    return attach_extras(final, survival=survival, ensemble=ensemble)
+
+
+def _log_entry(version: str, sha: str, run_id: str, report: GateReport, metrics: dict,
+               champion_version: str | None, **extra: Any) -> dict:
+    return {"version": version, "artifact_sha256": sha, "run_id": run_id,
+            "previous_champion": champion_version, "decision": report.decision,
+            "gates": report.table(), "not_assessable": report.not_assessable,
+            "metrics": {k: metrics[k] for k in ("auroc", "ece", "calibration_slope")}, **extra}
+
+
 def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
           engine: str = "pandas") -> dict:
     import mlflow
@@ -97,119 +149,89 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
     t0 = time.perf_counter()
     prepare_, fit_ = _engine(engine)
     prep = prepare_(data_dir, seed=seed, quarantine_dir=settings.var_dir / "quarantine")
-    ts, split, weights, X, y, known = prep.ts, prep.split, prep.weights, prep.X, prep.y, prep.known
-    frame = ts.frame
+    X = prep.X
     t_features = time.perf_counter() - t0
-
-    tr, va = prep.rows(split.train), prep.rows(split.valid)
-    fitted = fit_(X[tr], y[tr], weights[tr], X[va], y[va], weights[va], params=params, seed=seed)
+    tr, va = prep.rows(prep.split.train), prep.rows(prep.split.valid)
+    fitted = fit_(X[tr], prep.y[tr], prep.weights[tr], X[va], prep.y[va], prep.weights[va],
+                  params=params, seed=seed)
     t_fit = time.perf_counter() - t0 - t_features
 
     configure_mlflow(settings, "relapse-risk-train")
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        run_id = run.info.run_id
         mlflow.log_params({**asdict(params), "seed": seed, "data_dir": str(data_dir),
-                           "data_hash": ts.data_hash, "n_features": len(FEATURE_NAMES),
-                           "best_iteration": fitted.best_iteration,
-                           "calibration": "platt", "censoring": "ipcw-pooled-logistic-30d"})
-        mlflow.set_tags({"data_hash": ts.data_hash, "task": "train"})
+                           "data_hash": prep.ts.data_hash, "n_features": len(FEATURE_NAMES),
+                           "best_iteration": fitted.best_iteration, "calibration": "platt",
+                           "censoring": "ipcw-pooled-logistic"})
+        mlflow.set_tags({"data_hash": prep.ts.data_hash, "task": "train"})
         mlflow.log_dict({"features": list(FEATURE_NAMES)}, "feature_list.json")
         info = mlflow.xgboost.log_model(fitted.booster, name="model",
                                         registered_model_name=settings.model_name,
                                         pip_requirements=["xgboost==3.2.0"])
         version = str(info.registered_model_version)
-
-        staging = settings.models_dir / f".candidate-{run.info.run_id}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        ranges = training_ranges(X[split.train])
-        bands = RISK_BANDS
-        sha = export_artifact(staging, name=settings.model_name, version=version,
-                              booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
-                              training_ranges=ranges, metrics={}, model_card="pending\n")
-        candidate = RiskModel.load(staging)
+        ranges = training_ranges(X[prep.split.train])
+        candidate = _stage(settings, run_id, version, fitted, ranges)
         test = prep.test_part(data_dir)
         metrics = evaluate_model(candidate, test)
         t_gates = time.perf_counter()
-        p_test = candidate.predict_proba(test.X)  # the gates and the card's subgroups
-        gates, evidence, champion_version = _gate(prep, test, p_test, settings,
-                                                  bands=RISK_BANDS, seed=seed)
-        # Issue 12: what the served pairs, curve, OOD check and band rates mean; the
-        # observable Venn-Abers check and the band-naming rule join the gates.
+        p_test = candidate.predict_proba(test.X)
+        # Issue 12: what the served pairs, curve, OOD check and band rates mean.
         served = fit_served(candidate, prep, seed=seed)
-        gates = gates + served.gates
+        report, champion_version = run_gates(prep, test, p_test, settings, seed=seed,
+                                             served=served)
         t_gates = time.perf_counter() - t_gates
         for k in ("auroc", "ece", "calibration_slope"):
-            metrics[f"{k}_ci95_low"] = evidence.metrics[k]["low"]
-            metrics[f"{k}_ci95_high"] = evidence.metrics[k]["high"]
-        promoted = all(g["passed"] for g in gates)
-
+            metrics[f"{k}_ci95_low"] = report.metrics[k]["low"]
+            metrics[f"{k}_ci95_high"] = report.metrics[k]["high"]
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int | float)})
-        mlflow.log_metric("seconds_features", t_features)
-        mlflow.log_metric("seconds_fit", t_fit)
-        mlflow.log_metric("seconds_gates", t_gates)
-        mlflow.log_dict({"gates": gates, "promoted": promoted,
-                         "champion_version_compared": champion_version,
-                         "vs_champion_auroc": evidence.vs_champion,
-                         "subgroups": evidence.subgroups}, "gates.json")
+        mlflow.log_metrics({"seconds_features": t_features, "seconds_fit": t_fit,
+                            "seconds_gates": t_gates})
+        mlflow.log_dict({**report.as_dict(), "champion_version_compared": champion_version},
+                        "gates.json")
         evaluation_plots(candidate, test, metrics, Path(tmp))
         mlflow.log_artifacts(tmp, "plots")
-
-        # The generator writes its truth beside the records; real record folders have none.
-        training_data = "synthetic" if load_oracle(data_dir) is not None else "records"
-        data_info = {"data_dir": str(data_dir), "data_hash": ts.data_hash,
-                     "n_courses": len(frame), "n_labelled": int(known.sum()),
-                     "n_train": len(split.train), "n_valid": len(split.valid),
-                     "n_test": len(split.test)}
-        card_params = {**asdict(params), "best_iteration": fitted.best_iteration,
-                       "calibration_a": fitted.calibrator.a, "calibration_b": fitted.calibrator.b}
-        t_sub = time.perf_counter()
-        test_rows = split.test
-        subgroups = subgroup_points(
-            test.y, p_test, test.weights,
-            subgroup_columns(frame.iloc[test_rows])[list(CARD_ATTRIBUTES)],
-            high_cut=bands.high_from)
-        mlflow.log_metric("seconds_subgroups", time.perf_counter() - t_sub)
-        card = render_model_card(name=settings.model_name, version=version, run_id=run.info.run_id,
-                                 metrics=metrics, gates=gates, bands=bands, data=data_info,
-                                 params=card_params, subgroups=subgroups)
+        data_info = {"data_dir": str(data_dir), "data_hash": prep.ts.data_hash,
+                     "n_courses": len(prep.ts.frame), "n_labelled": int(prep.known.sum()),
+                     "n_train": len(prep.split.train), "n_valid": len(prep.split.valid),
+                     "n_test": len(prep.split.test),
+                     # The generator writes its truth beside the records; real folders have none.
+                     "training_data": "synthetic" if load_oracle(data_dir) is not None
+                     else "records"}
+        card = _card(settings, version, run_id, prep, test, p_test, metrics, report, fitted,
+                     params, data_info)
         mlflow.log_text(card, "model_card.md")
-        checklist = TRIPOD_CHECKLIST.read_text()
-        mlflow.log_text(checklist, TRIPOD_CHECKLIST.name)
-        shutil.rmtree(staging)
-
-        result = {"run_id": run.info.run_id, "version": version, "promoted": promoted,
-                  "gates": gates, "metrics": metrics, "champion_compared": champion_version,
-                  "seconds": {"features": t_features, "fit": t_fit,
-                              "gates": t_gates}}
-        if promoted:
-            final = settings.models_dir / version
-            sha = export_artifact(final, name=settings.model_name, version=version,
-                                  booster=fitted.booster, calibrator=fitted.calibrator, bands=bands,
-                                  training_ranges=ranges, metrics=metrics, model_card=card,
-                                  extra={"run_id": run.info.run_id, "seed": seed,
-                                         "split": "patient-grouped 60/20/20",
-                                         "training_data": training_data, **data_info},
-                                  extra_files={TRIPOD_CHECKLIST.name: checklist,
-                                               **served.files()})
-            # Optional parts for serving (issue 6): risk curve and prediction intervals.
+        mlflow.log_text(TRIPOD_CHECKLIST.read_text(), TRIPOD_CHECKLIST.name)
+        decision = report.decision
+        result = {"run_id": run_id, "version": version, "decision": decision,
+                  "promoted": decision == "promote", "gates": report.table(),
+                  "not_assessable": report.not_assessable, "metrics": metrics,
+                  "champion_compared": champion_version,
+                  "seconds": {"features": t_features, "fit": t_fit, "gates": t_gates}}
+        if decision in ("promote", "escalate"):
             t_extras = time.perf_counter()
-            client = None
-            if engine == "dask":
-                from compute.dask_client import get_client
-
-                client = get_client()
-            survival, ensemble = fit_extras(prep, rounds=fitted.booster.num_boosted_rounds(),
-                                            params=params, seed=seed, client=client)
+            sha = _export(settings, version, run_id, seed, prep, fitted, params, ranges, metrics,
+                          card, data_info, engine, served)
             result["seconds"]["extras"] = time.perf_counter() - t_extras
-            sha = attach_extras(final, survival=survival, ensemble=ensemble)
-            set_champion(settings.models_dir, version)
-            set_champion_alias(settings, version)
-            append_promotion(settings.models_dir, {
-                "version": version, "artifact_sha256": sha, "run_id": run.info.run_id,
-                "promoted_by": promoter(), "reason": "all promotion gates passed",
-                "previous_champion": champion_version, "gates": gates,
-                "metrics": {k: metrics[k] for k in ("auroc", "ece", "calibration_slope")}})
             result["artifact_sha256"] = sha
-        mlflow.set_tag("promoted", str(promoted).lower())
+            if decision == "promote":
+                set_champion(settings.models_dir, version)
+                set_champion_alias(settings, version)
+                append_promotion(settings.models_dir, _log_entry(
+                    version, sha, run_id, report, metrics, champion_version, event="promotion",
+                    promoted_by=promoter(), reason="all promotion gates passed"))
+            else:
+                append_promotion(settings.models_dir, _log_entry(
+                    version, sha, run_id, report, metrics, champion_version, event="escalation",
+                    reason="gates escalated: a person decides with `make promote`"))
+        else:  # refused: never in models/, but `make evaluate VERSION=n` can still report it
+            export_artifact(settings.var_dir / "candidates" / version, name=settings.model_name,
+                            version=version, booster=fitted.booster,
+                            calibrator=fitted.calibrator, bands=RISK_BANDS,
+                            training_ranges=ranges, metrics=metrics, model_card=card,
+                            extra={"run_id": run_id, "seed": seed, "decision": "refuse",
+                                   "split": "patient-grouped 60/20/20", **data_info},
+                            extra_files=served.files())
+        mlflow.set_tags({"promoted": str(decision == "promote").lower(), "decision": decision})
     result["seconds"]["total"] = time.perf_counter() - t0
     return result
 
@@ -224,9 +246,14 @@ def _report(result: dict) -> None:
                  f"vs oracle {m['oracle_auroc']:.3f}")
     console.print(line)
     for g in result["gates"]:
-        console.print(f"  gate {g['name']:<18} {'pass' if g['passed'] else 'FAIL'}  {g['detail']}")
-    verdict = "PROMOTED to champion" if result["promoted"] else "NOT promoted (a gate failed)"
-    console.print(f"version {result['version']}: {verdict}; "
+        console.print(f"  gate {g['name']:<18} {g['status']:<8} {g['detail']}")
+    if result["not_assessable"]:
+        console.print("  not assessable at this size: " + ", ".join(result["not_assessable"]))
+    verdict = {"promote": "PROMOTED to champion",
+               "escalate": f"ESCALATED: exported as a candidate; `make promote VERSION="
+                           f"{result['version']} REASON=...` to accept",
+               "refuse": "REFUSED (see the gates above); registered in MLflow only"}
+    console.print(f"version {result['version']}: {verdict[result['decision']]}; "
                   f"{result['seconds']['total']:.1f} s in total")
 
 
@@ -246,7 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.params:
         loaded = json.loads(args.params.read_text())
         params = FitParams(**loaded.get("best_params", loaded))
-    result = train(args.data_dir, settings, seed=args.seed, engine=args.engine, params=params)
+    try:
+        result = train(args.data_dir, settings, seed=args.seed, engine=args.engine,
+                       params=params)
+    except TrainingDataError as exc:
+        console.print(f"[red]{exc}")
+        return 2
     _report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))

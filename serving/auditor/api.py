@@ -11,11 +11,11 @@ from starlette.routing import Route
 
 from audit import StoredPrediction
 from riskmodel.promotion_log import read_promotions
-from serving.auditor.guard import require_role
 from serving.auditor.params import parse_filters
 from serving.auditor.registry import exported_versions
 from serving.auditor.replay import replay_event
 from serving.auditor.workspace import Workspace
+from serving.auth.guard import require_role
 
 
 def _ws(request: Request) -> Workspace:

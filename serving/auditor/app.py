@@ -12,13 +12,12 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
 from audit import AuditStore
 from serving.auditor import api, outcomes, pages
 from serving.auditor.workspace import Workspace
+from serving.errors import http_error
 
 
 def _default_store() -> AuditStore:
@@ -28,17 +27,11 @@ def _default_store() -> AuditStore:
     return AuditStore(settings.audit_url)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
-
-
 def create_auditor_app(store_factory: Callable[[], AuditStore] | None = None,
                        models_dir: Path | None = None) -> Starlette:
     """Pages and JSON for auditors (routes relative to where it is mounted)."""
     app = Starlette(routes=[*pages.ROUTES, *api.ROUTES],
-                    exception_handlers={HTTPException: _http_error})
+                    exception_handlers={HTTPException: http_error})
     app.state.workspace = Workspace(store_factory or _default_store, models_dir)
     return app
 
@@ -48,6 +41,6 @@ def create_workspace_app(store_factory: Callable[[], AuditStore] | None = None,
     """/audit/* (auditor) and POST /outcomes (clinician, admin), sharing one store."""
     auditor = create_auditor_app(store_factory, models_dir)
     app = Starlette(routes=[Mount("/audit", auditor), *outcomes.ROUTES],
-                    exception_handlers={HTTPException: _http_error})
+                    exception_handlers={HTTPException: http_error})
     app.state.workspace = auditor.state.workspace
     return app

@@ -24,8 +24,9 @@ from starlette.routing import Route
 
 from audit import AuditWriteError, OutcomeEvent
 from audit.events import OutcomeValue
-from serving.auditor.guard import require_role
 from serving.auditor.workspace import Workspace
+from serving.auth.guard import require_role
+from serving.errors import FieldError, error_response, field_errors
 from serving.json_body import BodyError, parse_json
 
 MAX_BODY_BYTES = 16_384
@@ -59,10 +60,9 @@ class OutcomeRequest(BaseModel):
         return _OUTCOME_OF[self.relapsed_180d]
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    # Field and rule only: pydantic's `input` could carry the raw course id.
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "rule": e["msg"]}
-            for e in exc.errors(include_input=False, include_url=False)]
+def _errors(exc: ValidationError) -> list[FieldError]:
+    # pydantic's `input` could carry the raw course id: never asked for.
+    return field_errors(exc.errors(include_input=False, include_url=False))
 
 
 async def record_outcome(request: Request) -> JSONResponse:
@@ -73,9 +73,9 @@ async def record_outcome(request: Request) -> JSONResponse:
     try:
         req = OutcomeRequest.model_validate(parse_json(body or b"null"))
     except BodyError as exc:  # before ValidationError: both are ValueErrors
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return error_response(400, "invalid outcome", str(exc))
     except ValidationError as exc:
-        return JSONResponse({"detail": _errors(exc)}, status_code=400)
+        return error_response(400, "invalid outcome", _errors(exc))
     ws: Workspace = request.app.state.workspace
     from starlette.concurrency import run_in_threadpool
 

@@ -11,12 +11,12 @@ from starlette.templating import Jinja2Templates
 
 from riskmodel.promotion_log import read_promotions
 from serving.auditor.api import load_event
-from serving.auditor.guard import require_role
 from serving.auditor.params import RISK_BANDS, parse_filters
 from serving.auditor.plots import waterfall_png
 from serving.auditor.registry import exported_versions
 from serving.auditor.words import feature_lines
 from serving.auditor.workspace import Workspace
+from serving.auth.guard import require_role
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 PAGE_SIZE = 25

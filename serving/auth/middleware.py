@@ -16,6 +16,7 @@ import anyio
 
 from serving.auth.principal import Principal, set_principal
 from serving.auth.tokens import TokenError
+from serving.errors import error_body
 
 # /metrics is not open: its labels and counts describe who uses the service (scrape token).
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/docs.json", "/"})
@@ -64,8 +65,7 @@ def bearer_token(scope: dict[str, Any]) -> str | None:
 
 
 async def refuse(send: Callable, status: int, reason: str, *, error: str | None) -> None:
-    body = json.dumps({"error": "unauthorized" if status == 401 else "forbidden",
-                       "detail": reason}).encode()
+    body = json.dumps(error_body("unauthorized" if status == 401 else "forbidden", reason)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         challenge = f'Bearer realm="{REALM}"'

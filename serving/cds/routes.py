@@ -16,6 +16,7 @@ from serving.cds.cards import relapse_card
 from serving.cds.feedback import FeedbackStore
 from serving.cds.issuers import fhir_hosts_for
 from serving.cds.prefetch import PREFETCH, PrefetchMissing, gather
+from serving.errors import error_response, field_errors
 from serving.fhir.bundle import course_from_bundle, parse_bundle
 from serving.fhir.errors import BundleError
 from serving.json_body import BodyError, parse_json
@@ -74,9 +75,8 @@ class FeedbackRequest(_Strict):
 
 
 def _bad_request(exc: ValidationError) -> Response:
-    detail = [{"field": ".".join(str(p) for p in e["loc"]), "rule": e["type"]}
-              for e in exc.errors(include_input=False, include_url=False)]
-    return JSONResponse({"error": "invalid hook request", "detail": detail}, status_code=400)
+    detail = field_errors(exc.errors(include_input=False, include_url=False))
+    return error_response(400, "invalid hook request", detail)
 
 
 async def _json(request: Request) -> Any:
@@ -117,12 +117,13 @@ async def patient_view(request: Request) -> Response:
     try:
         cards = await anyio.to_thread.run_sync(run)
     except PrefetchMissing as exc:
-        return JSONResponse({"error": str(exc)}, status_code=412)
+        return error_response(412, str(exc))
     except BundleError as exc:
-        return JSONResponse({"error": "the patient's records cannot be scored",
-                             "detail": [i.diagnostics for i in exc.issues]}, status_code=422)
+        return error_response(422, "the patient's records cannot be scored",
+                              [{"field": i.expression or "bundle", "rule": i.code,
+                                "message": i.diagnostics} for i in exc.issues])
     except AuditUnavailable:
-        return JSONResponse({"error": "audit record could not be written"}, status_code=503)
+        return error_response(503, "audit record could not be written")
     return JSONResponse({"cards": cards})
 
 

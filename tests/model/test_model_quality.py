@@ -93,8 +93,10 @@ def test_served_engine_is_fast_and_equals_pred_contribs_on_the_champion(champion
 
 def test_gates_read_interval_bounds_and_judge_subgroups(trained):
     gates = {g["name"]: g["detail"] for g in trained["gates"]}
-    assert set(gates) == {"auroc_floor", "calibration_error", "calibration_slope", "vs_champion",
-                          "subgroup_tolerance", "venn_abers_calibration", "low_band_is_low"}
+    # The fixture is a first promotion: no champion or reference yet, logistic regression is.
+    assert set(gates) == {"auroc_floor", "calibration_error", "calibration_slope", "vs_logistic",
+                          "subgroups", "venn_abers_calibration", "low_band_is_low"}
+    assert trained["decision"] == "promote"
     assert "lower bound" in gates["auroc_floor"] and "upper bound" in gates["calibration_error"]
     m = trained["metrics"]
     assert m["auroc_ci95_low"] < m["auroc"] < m["auroc_ci95_high"]

@@ -1,19 +1,14 @@
-"""JSON API edges against the started server: /explain, /model, 422 per field, 413, coalescing."""
+"""JSON API edges against the started server: /explain, /model, 422 per field, 413."""
 
 from __future__ import annotations
 
 import copy
 import math
-import threading
-import time
 
 import httpx
-import numpy as np
 import pytest
 
 from devtools.example_course import example_request
-from riskmodel.predictor import Explained
-from serving.coalescing import CoalescingExplainer
 
 SECRETS = ("P-DEMO-1", "C-DEMO-1", "C-OTHER", "2020-01-01", "151", "unknown-sex", "2025-05-01")
 
@@ -115,36 +110,3 @@ def test_body_over_8_mib_is_413(server):
 def test_unauthenticated_large_body_is_refused_before_reading(server):
     r = httpx.post(server["url"] + "/score", content=b"x" * 1024, timeout=10)
     assert r.status_code == 401
-
-
-def test_concurrent_single_course_requests_share_model_calls():
-    """Requests arriving while a model call runs are explained together in the next call."""
-    sizes = []
-
-    def slow_explain(matrix: np.ndarray) -> Explained:
-        sizes.append(len(matrix))
-        time.sleep(0.05)
-        n = len(matrix)
-        return Explained(matrix[:, 0].copy(), matrix[:, 0].copy(), matrix.copy(), np.zeros(n))
-
-    coalescer = CoalescingExplainer(slow_explain)
-    results: dict[int, Explained] = {}
-
-    def call(i: int) -> None:
-        results[i] = coalescer.explain(np.full((1, 3), float(i)))
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(results[i].probability[0] == i for i in range(16))  # each gets its own row
-    assert sum(sizes) == 16 and len(sizes) < 16 and max(sizes) > 1
-
-
-def test_coalescer_hands_errors_to_every_caller():
-    def broken(matrix: np.ndarray) -> Explained:
-        raise RuntimeError("model failed")
-
-    with pytest.raises(RuntimeError):
-        CoalescingExplainer(broken).explain(np.zeros((1, 3)))

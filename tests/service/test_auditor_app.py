@@ -75,7 +75,7 @@ def test_list_filters_and_paging(store, champion_dir, filled):
     future = c.get("/audit/api/events", params={"since": "2999-01-01"}).json()
     assert future["total"] == 0
     bad = c.get("/audit/api/events", params={"risk_band": "extreme"})
-    assert bad.status_code == 400 and "risk_band" in bad.json()["detail"]
+    assert bad.status_code == 400 and "risk_band" in bad.json()["error"]
     assert c.get("/audit/api/events", params={"since": "yesterday"}).status_code == 400
 
 

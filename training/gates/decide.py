@@ -111,29 +111,29 @@ def _comparator_gate(c: Comparator, diffs: dict[str, dict[str, float]] | None) -
         return GateResult(name, "pass" if ok else "refuse",
                           f"AUROC minus {c.label}'s {_fmt(a)}: lower bound >= "
                           f"-{spec.AUROC_MARGIN_VS_LOGISTIC}")
-    failures = []
+    refusals, escalations = [], []
     if a["low"] < -spec.AUROC_MARGIN:
-        failures.append(f"AUROC lower bound {a['low']:.3f} < -{spec.AUROC_MARGIN}")
+        refusals.append(f"AUROC lower bound {a['low']:.3f} < -{spec.AUROC_MARGIN}")
     if diffs["ece"]["high"] > spec.ECE_MARGIN:
-        failures.append(f"ECE upper bound {diffs['ece']['high']:+.3f} > {spec.ECE_MARGIN}")
+        escalations.append(f"ECE upper bound {diffs['ece']['high']:+.3f} > {spec.ECE_MARGIN}")
     if diffs["abs_citl"]["high"] > spec.CITL_MARGIN:
-        failures.append(f"|CITL| upper bound {diffs['abs_citl']['high']:+.3f} > "
-                        f"{spec.CITL_MARGIN}")
+        escalations.append(f"|CITL| upper bound {diffs['abs_citl']['high']:+.3f} > "
+                           f"{spec.CITL_MARGIN}")
     detail = (f"minus {c.label} on the same rows: AUROC {_fmt(a)}, ECE {_fmt(diffs['ece'])}, "
               f"|CITL| {_fmt(diffs['abs_citl'])}")
-    return GateResult(name, "refuse" if failures else "pass",
-                      ("; ".join(failures) + " | " if failures else "") + detail)
+    status = "refuse" if refusals else "escalate" if escalations else "pass"
+    found = refusals + escalations
+    return GateResult(name, status, ("; ".join(found) + " | " if found else "") + detail)
 
 
 def _subgroup_gate(gaps: list[GroupGap]) -> GateResult:
     judged = [g for g in gaps if g.status != "not_assessable"]
-    bad = [g for g in judged if g.status in ("refuse", "escalate")]
-    status = ("refuse" if any(g.status == "refuse" for g in bad)
-              else "escalate" if bad else "pass")
+    bad = [g for g in judged if g.status == "refuse"]
+    status = "refuse" if bad else "pass"
     n_groups = len({(g.attribute, g.group) for g in judged})
     detail = "; ".join(f"[{g.status}] {g.describe()}" for g in bad) if bad else (
-        f"{n_groups} assessable groups of {', '.join(spec.GATED_ATTRIBUTES)}: no established "
-        "gap vs the rest")
+        f"{n_groups} assessable groups of {', '.join(spec.GATED_ATTRIBUTES)}: no gap vs the "
+        "rest established beyond its margin")
     n_na = len({(g.attribute, g.group) for g in gaps if g.status == "not_assessable"})
     if n_na:
         detail += f"; {n_na} group(s) not assessable at this size (listed, not gated)"

@@ -48,13 +48,16 @@ def citl(W: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
 def auroc(W: np.ndarray, y: np.ndarray, p: np.ndarray,
           mask: np.ndarray | None = None) -> np.ndarray:
     """Weighted AUROC per draw (ties count half), equal to scikit-learn's on each row of W;
-    `mask` restricts it to some rows without copying W first."""
-    W = _2d(W)
+    `mask` restricts it to some rows."""
     order = np.argsort(p, kind="stable")
     if mask is not None:
         order = order[mask[order]]
-    ps, ys = p[order], y[order].astype(bool)
-    Ws = W[:, order]
+    return auroc_sorted(_2d(W)[:, order], y[order].astype(bool), p[order])
+
+
+def auroc_sorted(Ws: np.ndarray, ys: np.ndarray, ps: np.ndarray) -> np.ndarray:
+    """AUROC per draw of columns already sorted by score (ascending); the subgroup gate
+    sorts once and passes each group's columns."""
     pos, neg = Ws * ys, Ws * ~ys
     if ps.size and (ps[1:] == ps[:-1]).any():  # tied scores: one step per tie group
         starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])

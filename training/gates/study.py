@@ -4,7 +4,7 @@ Models are fitted once, as `make train` fits them, on 20,000-course training
 cohorts (seeds 901-903); each replicate then draws a FRESH test cohort
 (5,000 courses, the size of a 25,000-course cohort's test part) from a seed
 never used to design the thresholds (evaluation seeds start at 1001; the
-design run used 201-230, `--design`), weights it with the training cohort's
+design run used 201-206 and `--design` reruns from 201), weights it with the training cohort's
 censoring model, and runs the gates on each scenario:
 
 - healthy: the fitted model (champion and reference: a second healthy fit),
@@ -14,12 +14,14 @@ censoring model, and runs the gates on each scenario:
   then recalibrated on them so only discrimination is lost): AUROC 0.03 and
   0.05 lower after an earlier version had lost 0.015 / 0.02 (the reference
   catches accumulated losses), 0.03 worse than the champion, 0.03 below
-  logistic regression (a first promotion: no champion), one site's
-  probabilities shifted by +0.10, a broken calibrator (log-odds x 0.5);
+  logistic regression (a first promotion: no champion), the probabilities of
+  one group (sex female, ~1,350 labelled) shifted by +0.10, a broken
+  calibrator (log-odds x 0.5);
 - disparity: a model fitted on `--scenario disparity` data, scored on such
-  cohorts (the subgroup gate must name the group);
+  cohorts of 15,000 courses (the group then has ~1,400 labelled courses, above
+  the assessable size; the subgroup gate must name it);
 - group shifts: a random group of n labelled courses shifted by +0.10, for the
-  power curve (detection = the subgroup gate refuses or escalates naming it).
+  power curve (detection = the subgroup gate refuses naming it).
 
 Rates carry Clopper-Pearson 95 % intervals. Writes reports/gate_study.{json,md,png}.
 """
@@ -54,9 +56,9 @@ from training.gates import draws as d
 from training.prepare import censoring_covariates, fit_censoring, prepare_from_set
 from training.validation.subgroups import subgroup_columns
 
-TRAIN_N, TEST_N = 20_000, 5_000
-EVALUATION_SEED0, DESIGN_SEED0 = 1001, 201
-GROUP_SIZES = (100, 200, 300, 400, 600, 800)
+TRAIN_N, TEST_N, DISPARITY_TEST_N = 20_000, 5_000, 15_000
+EVALUATION_SEED0, DESIGN_SEED0, DISPARITY_SEED0 = 1001, 201, 2001
+GROUP_SIZES = (200, 400, 600, 800, 1000, 1400)
 SHIFT = 0.10
 TARGETS = {"healthy": ("promoted", 0.90), "degraded": ("refused", 0.95)}
 
@@ -150,14 +152,29 @@ def degrade(c: TestCohort, p: np.ndarray, target_auroc: float, seed: int) -> np.
 def _outcome(report, group: str | None = None) -> dict:
     named = None
     if group is not None:
-        named = any(g.group == group and g.status in ("refuse", "escalate")
-                    for g in report.subgroups)
+        named = any(g.group == group and g.status == "refuse" for g in report.subgroups)
     return {"decision": report.decision, "named": named,
             "failed": [r.name for r in report.results if not r.passed]}
 
 
+def _disparity(seed: int, fits: dict[str, Fitted], tmp: Path,
+               min_assessable: int | None) -> dict:
+    effects = Effects().with_disparity(DISPARITY_DEFAULT_GROUP)
+    write_cohort(generate(DISPARITY_TEST_N, seed, effects), tmp / "disparity")
+    cd = _test_cohort(tmp / "disparity", fits["disparity"])
+    pdisp = fits["disparity"].predict(cd.X)
+    rd = evaluate(cd.y, cd.w, cd.patients, pdisp, cd.attributes,
+                  [Comparator("logistic", "logistic regression",
+                              fits["disparity"].logistic.predict_proba(cd.X))], seed=seed,
+                  min_assessable=min_assessable)
+    return _outcome(rd, DISPARITY_DEFAULT_GROUP)
+
+
 def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
-                  power_only: bool = False, min_assessable: int | None = None) -> dict:
+                  power_only: bool = False, min_assessable: int | None = None,
+                  disparity_only: bool = False) -> dict:
+    if disparity_only:
+        return {"disparity": _disparity(seed, fits, tmp, min_assessable)}
     out: dict[str, dict] = {}
     write_cohort(generate(TEST_N, seed), tmp / "plain")
     c = _test_cohort(tmp / "plain", fits["a"])
@@ -178,9 +195,10 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
         inside |= np.isin(c.patients, c.patients[inside]) & (c.w == 0)  # their censored rows
         attrs = c.attributes.assign(study_group=np.where(inside, "shifted", "other"))
         shifted = np.where(inside, np.clip(pa + SHIFT, 0.001, 0.999), pa)
+        # The power curve judges every size (no minimum): it is what sets the minimum.
         r = evaluate(c.y, c.w, c.patients, shifted, attrs, [], seed=seed,
                      attributes_gated=(*spec.GATED_ATTRIBUTES, "study_group"),
-                     min_assessable=min_assessable)
+                     min_assessable=0)
         out[f"group_shift_{size}"] = _outcome(r, "shifted")
     if power_only:
         return out
@@ -198,20 +216,12 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
                                                     [lr, champ(pa), ref(pa)]))
     out["below_logistic_0.03"] = _outcome(gate(degrade(c, pa, _auroc(c, p_lr) - 0.03, seed + 3),
                                                [lr]))
-    site = c.attributes["site"].to_numpy() == "S03"
-    out["site_shift_0.10"] = _outcome(gate(np.where(site, np.clip(pa + SHIFT, 0.001, 0.999), pa),
-                                           [lr, champ(pa), ref(pa)]), "S03")
+    female = c.attributes["sex"].to_numpy() == "female"
+    out["female_shift_0.10"] = _outcome(gate(np.where(female, np.clip(pa + SHIFT, 0.001, 0.999),
+                                                      pa), [lr, champ(pa), ref(pa)]), "female")
     out["broken_calibrator"] = _outcome(gate(sigmoid(0.5 * logit(np.clip(pa, 1e-6, 1 - 1e-6))),
                                              [lr, champ(pa), ref(pa)]))
-    effects = Effects().with_disparity(DISPARITY_DEFAULT_GROUP)
-    write_cohort(generate(TEST_N, seed, effects), tmp / "disparity")
-    cd = _test_cohort(tmp / "disparity", fits["disparity"])
-    pdisp = fits["disparity"].predict(cd.X)
-    rd = evaluate(cd.y, cd.w, cd.patients, pdisp, cd.attributes,
-                  [Comparator("logistic", "logistic regression",
-                              fits["disparity"].logistic.predict_proba(cd.X))], seed=seed,
-                  min_assessable=min_assessable)
-    out["disparity"] = _outcome(rd, DISPARITY_DEFAULT_GROUP)
+    out["disparity"] = _disparity(seed, fits, tmp, min_assessable)
     return out
 
 
@@ -267,12 +277,15 @@ def render(result: dict) -> str:
         target = "" if r["target"] is None else f">= {r['target']:.0%} {what}"
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         failed = ", ".join(f"{k} {v}" for k, v in sorted(r["gates_failed"].items()))
+        if r["kind"] == "degraded" and r["named"]:
+            failed += f" (the group named in {r['named']})"
         lines.append(f"| {name} | {r['promoted']} | {r['escalated']} | {r['refused']} | "
                      f"{what} {r['rate']:.1%} ({r['ci'][0]:.1%}-{r['ci'][1]:.1%}) | {target} | "
                      f"{met} | {failed} |")
-    lines += ["", f"Power: a +{SHIFT} calibration shift is detected with >= 80 % power from "
-              f"{result['power_from']} labelled test courses "
-              f"(MIN_ASSESSABLE_LABELLED = {spec.MIN_ASSESSABLE_LABELLED})."]
+    if result["power_from"] is not None:
+        lines += ["", f"Power: a +{SHIFT} calibration shift is detected with >= 80 % power "
+                  f"from {result['power_from']} labelled test courses "
+                  f"(MIN_ASSESSABLE_LABELLED = {spec.MIN_ASSESSABLE_LABELLED})."]
     return "\n".join(lines) + "\n"
 
 
@@ -294,7 +307,7 @@ def plot_power(result: dict, path: Path) -> None:
     ax.axhline(0.8, color="grey", ls="--", label="80 % power")
     ax.axvline(spec.MIN_ASSESSABLE_LABELLED, color="tab:red", ls=":",
                label="minimum assessable size")
-    ax.set(xlabel="labelled test courses in the group", ylabel="detected (refused or escalated)",
+    ax.set(xlabel="labelled test courses in the group", ylabel="detected (refused, group named)",
            title=f"Subgroup gate: power to find a +{SHIFT} calibration shift", ylim=(0, 1.02))
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -303,7 +316,7 @@ def plot_power(result: dict, path: Path) -> None:
 
 
 def study(replicates: int, seed0: int, *, power_only: bool = False,
-          min_assessable: int | None = None) -> dict:
+          min_assessable: int | None = None, disparity_only: bool = False) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -311,17 +324,17 @@ def study(replicates: int, seed0: int, *, power_only: bool = False,
         for name, seed, effects in (("a", 901, Effects()), ("b", 902, Effects()),
                                     ("disparity", 903,
                                      Effects().with_disparity(DISPARITY_DEFAULT_GROUP))):
-            if power_only and name != "a":
+            if (power_only and name != "a") or (disparity_only and name != "disparity"):
                 continue
             write_cohort(generate(TRAIN_N, seed, effects), tmp / f"train_{name}")
             fits[name] = _fit(tmp / f"train_{name}", seed)
         seeds = list(range(seed0, seed0 + replicates))
         results = [run_replicate(s, fits, tmp, power_only=power_only,
-                                 min_assessable=min_assessable)
+                                 min_assessable=min_assessable, disparity_only=disparity_only)
                    for s in tqdm(seeds, desc="replicates", unit="cohort")]
     rows = summarise(results)
     return {"replicates": replicates, "seeds": seeds, "rows": rows,
-            "power_from": power_threshold(rows), "seconds": time.perf_counter() - t0,
+            "power_from": None if disparity_only else power_threshold(rows), "seconds": time.perf_counter() - t0,
             "min_assessable_labelled": spec.MIN_ASSESSABLE_LABELLED}
 
 
@@ -332,14 +345,20 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"design seeds from {DESIGN_SEED0}; the power curve with no minimum "
                          "group size (to choose MIN_ASSESSABLE_LABELLED)")
     ap.add_argument("--out", type=Path, default=Path("reports"))
+    ap.add_argument("--disparity-only", action="store_true",
+                    help="only the disparity scenario (seeds from 2001)")
     args = ap.parse_args(argv)
-    result = study(args.replicates, DESIGN_SEED0 if args.design else EVALUATION_SEED0,
-                   min_assessable=0 if args.design else None)
-    stem = "gate_study_design" if args.design else "gate_study"
+    seed0 = (DESIGN_SEED0 if args.design else DISPARITY_SEED0 if args.disparity_only
+             else EVALUATION_SEED0)
+    result = study(args.replicates, seed0, min_assessable=0 if args.design else None,
+                   disparity_only=args.disparity_only)
+    stem = ("gate_study_design" if args.design else "gate_study_disparity"
+            if args.disparity_only else "gate_study")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     (args.out / f"{stem}.md").write_text(render(result))
-    plot_power(result, args.out / f"{stem}_power.png")
+    if not args.disparity_only:
+        plot_power(result, args.out / f"{stem}_power.png")
     print(render(result))
     targets = [r["met"] for r in result["rows"].values() if r["met"] is not None]
     return 0 if all(targets) else 1

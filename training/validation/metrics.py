@@ -13,9 +13,6 @@ import numpy as np
 from riskmodel.calibration import logit
 from training.metrics import expected_calibration_error
 
-METRICS = ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept", "ece",
-           "calibration_in_the_large")
-
 
 def logistic_recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray,
                            iterations: int = 25) -> tuple[float, float]:
@@ -79,10 +76,3 @@ def weighted_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, f
         "calibration_in_the_large": float(np.average(p, weights=w) - np.average(y, weights=w)),
     }
 
-
-def fnr_at(y: np.ndarray, p: np.ndarray, w: np.ndarray, cut: float) -> float:
-    """Share of (weighted) relapses the cut point misses: predicted below `cut`."""
-    pos = (y.astype(bool)) & (w > 0)
-    if w[pos].sum() == 0:
-        raise ValueError("no relapses")
-    return float(w[pos & (p < cut)].sum() / w[pos].sum())

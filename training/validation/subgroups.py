@@ -50,8 +50,8 @@ def subgroup_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def _metric_fns(high_cut: float):
     def auroc(y, p, sample_weight):
         keep = sample_weight > 0
-        if y[keep].min() == y[keep].max():
-            raise ValueError("one class only")
+        if not keep.any() or y[keep].min() == y[keep].max():
+            return float("nan")  # a small group with one outcome only: AUROC undefined
         return auroc_auprc(y[keep], p[keep], sample_weight[keep])[0]
 
     def citl(y, p, sample_weight):
@@ -60,7 +60,7 @@ def _metric_fns(high_cut: float):
     def fnr_high(y, p, sample_weight):
         pos = y.astype(bool)
         if sample_weight[pos].sum() == 0:
-            raise ValueError("no relapses")
+            return float("nan")  # no relapses in the group: FNR undefined
         return float(sample_weight[pos & (p < high_cut)].sum() / sample_weight[pos].sum())
 
     return {"auroc": auroc, "calibration_in_the_large": citl, "fnr_high": fnr_high}
