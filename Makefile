@@ -69,7 +69,8 @@ serve: install ## demo data and a model if none, then serve on 127.0.0.1:PORT
 	fi
 	@$(PY) -m audit init --if-fresh
 	@$(PY) -m devtools.serve_examples --port $(PORT)
-	$(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
+	SERVICE_URL=$${SERVICE_URL:-http://127.0.0.1:$(PORT)} \
+	  $(VENV)/bin/bentoml serve serving.service:RelapseRiskService --host 127.0.0.1 --port $(PORT)
 
 test: install browser-deps ## every test suite (unit, data, model, service) + import contracts
 	$(PY) -m pytest -n 2 --dist loadfile -q
@@ -78,10 +79,11 @@ test: install browser-deps ## every test suite (unit, data, model, service) + im
 # synthetic/ (the demo-data generator) is not type-clean yet and is left out for now.
 PRODUCT := features riskmodel training jobs audit serving monitoring compute config
 
-lint: install ## ruff, import-linter contracts (lint-imports), mypy over the product packages
+lint: install ## ruff, import-linter contracts, mypy and bandit over the product packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy $(PRODUCT)
+	$(VENV)/bin/bandit -q -c pyproject.toml -r $(PRODUCT) --severity-level medium
 
 score-batch: install ## score INPUT=dir with the champion -> OUTPUT=file.parquet (audited; ENGINE=dask)
 	@[ -n "$(INPUT)" ] && [ -n "$(OUTPUT)" ] || { echo "usage: make score-batch INPUT=dir OUTPUT=file.parquet [CHUNK=20000] [ENGINE=pandas|dask]"; exit 2; }

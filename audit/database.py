@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.files import private_sqlite
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -51,6 +53,8 @@ def make_engine(url: str, *, must_exist: bool = False) -> Engine:
         if must_exist and database not in (None, "", ":memory:") and not Path(database).exists():
             raise AuditError(f"no audit database at {safe_url(url)}: restore it from backup "
                              "(`make audit-init` only makes a new installation)")
+        if not must_exist:
+            private_sqlite(url)  # a new store: 0600 before SQLite creates it with the umask's
         engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")

@@ -522,13 +522,12 @@ class AuditStore:
             rows = conn.execute(query).mappings().all()
         return [StoredJob.model_validate(self._decode(JOB_CHAIN, r)) for r in rows]
 
-    def iter_rows(self, chain: ChainName, *, up_to: int | None = None,
+    def iter_rows(self, chain: ChainName, *, up_to: int | None = None, after: int = 0,
                   page: int = 2000) -> Iterator[dict[str, Any]]:
-        """Raw rows of one chain in seq order (keyset paging, bounded memory)."""
+        """Raw rows of one chain in seq order, from seq `after` + 1 (keyset paging)."""
         if chain not in self._tables_present:
             return
         table = TABLES[chain]
-        after = 0
         while True:
             query = select(table).where(table.c.seq > after)
             if up_to is not None:

@@ -44,6 +44,7 @@ class ChainReport:
     rows_verified: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    head_ts: str = ""  # the head row's event time (incremental checks continue from it)
     covered_seq: int = 0  # the newest seq a checkpoint vouches for
     broken_seq: int | None = None
     broken_event_id: str | None = None
@@ -99,18 +100,21 @@ def _ts_text(row: Mapping[str, Any]) -> str:
 
 def verify_chain(chain: ChainName, rows: Iterable[Mapping[str, Any]], keys: KeyRing,
                  wanted: set[int], retired: Mapping[str, int] | None = None,
+                 start: tuple[int, str, str] = (0, GENESIS_HASH, ""),
                  ) -> tuple[ChainReport, dict[int, str]]:
     """Walk rows in seq order; stop at the first broken one.
 
     `wanted` names seqs whose verified hash is returned (checkpoint positions);
     `retired` maps an audit key id to the last seq it may sign. Each row maps
     seq, event_id, key_id, prev_hash, hash and either the table columns or a
-    ready `content` dict (archives).
+    ready `content` dict (archives). `start`: the (seq, hash, ts) of an already
+    verified head to continue from (audit/incremental.py); rows_verified then
+    counts the new rows only.
     """
-    report = ChainReport(chain)
+    report = ChainReport(chain, head_seq=start[0], head_hash=start[1], head_ts=start[2])
     retired = retired or {}
     hashes = {0: GENESIS_HASH} if 0 in wanted else {}
-    prev, prev_ts = GENESIS_HASH, ""
+    prev, prev_ts = start[1], start[2]
     iterator: Iterator[Mapping[str, Any]] = iter(rows)
     while True:
         try:
@@ -127,7 +131,7 @@ def verify_chain(chain: ChainName, rows: Iterable[Mapping[str, Any]], keys: KeyR
         if report.reason is not None:
             break
         prev, prev_ts = str(row["hash"]), _ts_text(row)
-        report.head_seq, report.head_hash = int(row["seq"]), prev
+        report.head_seq, report.head_hash, report.head_ts = int(row["seq"]), prev, prev_ts
         report.rows_verified += 1
         if report.head_seq in wanted:
             hashes[report.head_seq] = prev

@@ -23,6 +23,8 @@ def _absolute(path: Path) -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="")
 
+    app_env: str = Field("development", description="`production` refuses every demo fallback "
+                                                    "at start (serving/production.py)")
     data_dir: Path = Field(Path("data/raw"), description="Folder with intake, sessions, outcomes")
     models_dir: Path = Field(Path("models"), description="Exported model versions")
     var_dir: Path = Field(Path("var"), description="Local state: keys, audit db, checkpoints")
@@ -49,7 +51,10 @@ class Settings(BaseSettings):
         None, description="Ed25519 public keys verifying checkpoints (default var/keys/)")
     # API authentication (serving/auth): dev HS256 secret unless RS256 keys or a JWKS are named.
     jwt_audience: str = Field("relapse-risk", description="Required `aud` of bearer tokens")
-    jwt_issuer: str = Field("", description="Required `iss` of bearer tokens (empty: not checked)")
+    jwt_issuer: str = Field(
+        "", description="Required `iss` of bearer tokens (empty: the dev tokens' issuer)")
+    jwt_max_lifetime_s: int = Field(
+        12 * 3600, ge=60, description="Longest accepted token lifetime (exp - iat), user and EHR")
     jwt_secret_file: Path | None = Field(
         None, description="Dev HS256 secret, generated on first use (default var/keys/)")
     jwt_public_keys: str = Field(
@@ -57,17 +62,22 @@ class Settings(BaseSettings):
     jwt_jwks_file: Path | None = Field(None, description="JWKS file of the identity provider")
     cds_issuers_file: Path | None = Field(
         None, description="CDS Hooks issuer allow-list: JSON {issuer: {jwks_file: path}}")
+    service_url: str = Field(
+        "http://127.0.0.1:3000", description="Base URL EHRs call (`make serve` sets PORT's)")
     cds_audience: str = Field(
-        "", description="Comma-separated accepted `aud` of EHR tokens (empty: the request URL)")
+        "", description="Comma-separated accepted `aud` of EHR tokens (empty: SERVICE_URL + "
+                        "/cds-services/relapse-risk)")
     cds_db_url: str = Field("", description="CDS Hooks state shared by workers: used jti, "
                                             "card feedback (default SQLite under var/)")
+    metrics_token_file: Path | None = Field(
+        None, description="Prometheus scrape token for GET /metrics (admin JWTs work too)")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Request body limit (413)")
     seed: int = 7
 
     @field_validator("data_dir", "models_dir", "var_dir", "reports_dir", "audit_hmac_key_file",
                      "patient_key_file", "audit_checkpoint_dir", "audit_signing_key_file",
                      "audit_verify_key_file", "jwt_secret_file",
-                     "jwt_jwks_file", "cds_issuers_file")
+                     "jwt_jwks_file", "cds_issuers_file", "metrics_token_file")
     @classmethod
     def _resolve(cls, v: Path | None) -> Path | None:
         return None if v is None else _absolute(v)
@@ -99,6 +109,12 @@ class Settings(BaseSettings):
     @property
     def cds_url(self) -> str:
         return self.cds_db_url or f"sqlite:///{self.var_dir / 'cds-hooks.db'}"
+
+    @property
+    def cds_audiences(self) -> list[str]:
+        """`aud` values EHR tokens may carry: configuration only, never the Host header."""
+        named = [a.strip() for a in self.cds_audience.split(",") if a.strip()]
+        return named or [f"{self.service_url.rstrip('/')}/cds-services/relapse-risk"]
 
     @property
     def tracking_uri(self) -> str:

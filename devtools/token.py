@@ -16,7 +16,7 @@ import jwt
 from config import get_settings
 from serving.auth.keys import dev_keys
 from serving.auth.principal import ROLES
-from serving.auth.tokens import issue_dev_token
+from serving.auth.tokens import DEV_USER_ISSUER, issue_dev_token
 from serving.cds.auth import DEV_ISSUER
 
 
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         token = issue_dev_token(dev_keys(settings.jwt_secret_path), role=args.role,
                                 sub=args.sub or f"dev-{args.role}",
                                 audience=settings.jwt_audience,
-                                issuer=settings.jwt_issuer or None, ttl_s=int(args.hours * 3600))
+                                issuer=settings.jwt_issuer or DEV_USER_ISSUER,
+                                ttl_s=int(args.hours * 3600))
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

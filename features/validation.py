@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from config.files import open_private, private_dir
 from features.contract_checks import CHECK_WORDS, failing_rows, mask_reasons
 from features.fields import HORIZON_DAYS, RECORD_FIELDS
 from features.parsing import parse_frame
@@ -60,11 +61,12 @@ class ValidatedRecords:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def write_quarantine(self, out_dir: Path) -> list[Path]:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(out_dir)
         paths = []
         for record, frame in self.quarantine.items():
             path = out_dir / f"{record}.csv"
-            frame.to_csv(path)
+            with open_private(path) as fh:  # raw patient ids: 0600
+                frame.to_csv(fh)
             paths.append(path)
         return paths
 

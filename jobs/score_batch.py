@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from audit import AuditStore, JobEvent
 from config import get_settings
+from config.files import open_private, private_dir, private_file
 from jobs.batch_audit import chunk_events
 from jobs.batch_reader import ChunkedRecords
 from jobs.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
@@ -65,11 +66,13 @@ class BatchResult:
 
 def _append_quarantine(quarantine: dict[str, pd.DataFrame], out_dir: Path) -> None:
     """Quarantined raw rows with their reasons, appended per chunk (as `make validate` does)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     for record, frame in quarantine.items():
         if len(frame):
             path = out_dir / f"{record}.csv"
-            frame.to_csv(path, mode="a", header=not path.exists())
+            header = not path.exists()
+            with open_private(path, "a") as fh:  # raw patient ids: 0600
+                frame.to_csv(fh, header=header)
 
 
 class _Timer:
@@ -107,7 +110,7 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
     t = timer.add("read", t0)
     caller_sub = caller_sub or f"batch:{getpass.getuser()}"
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
+    partial = private_file(output.with_name(output.name + ".partial"))  # 0600, kept by replace
     quarantined: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     status = "failed"

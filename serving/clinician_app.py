@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from serving.cds.routes import ROUTES as CDS_ROUTES
 from serving.errors import http_error
 from serving.fhir.routes import ROUTES as FHIR_ROUTES
+from serving.metrics import ROUTES as METRICS_ROUTES
 from serving.model_routes import ROUTES as MODEL_ROUTES
 
 
@@ -26,7 +27,7 @@ def current_service() -> Any:
 
 def create_clinician_app(service: Any = None) -> Starlette:
     """`service` (tests) or the running BentoML instance provides `.pipeline` and `.reload()`."""
-    app = Starlette(routes=[*MODEL_ROUTES, *FHIR_ROUTES, *CDS_ROUTES],
+    app = Starlette(routes=[*MODEL_ROUTES, *FHIR_ROUTES, *CDS_ROUTES, *METRICS_ROUTES],
                     exception_handlers={HTTPException: http_error})
     app.state.service = (lambda: service) if service is not None else current_service
     return app

@@ -26,14 +26,26 @@ from serving.auth.middleware import AuthMiddleware
 from serving.auth.principal import Role, has_role, principal_of
 from serving.auth.setup import authenticators_from_settings
 from serving.body_limit import BodyLimitMiddleware
+from serving.cds.routes import SERVICE_PATH
 from serving.clinician_app import create_clinician_app
+from serving.content_type import FHIR_JSON, JSON, ContentTypeMiddleware
 from serving.explaining import explain_response
+from serving.fhir.routes import SCORE_PATH
+from serving.metrics import MetricsMiddleware, service_templates
+from serving.openapi_extra import OpenApiMiddleware
 from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline
 from serving.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
+from serving.security_headers import SecurityHeadersMiddleware
+from serving.startup import startup_checks
 from serving.validation_errors import ValidationErrorMiddleware
 
 log = logging.getLogger("relapse_risk.service")
 JSON_API_PATHS = ("/score", "/explain")
+# Every POST that carries a body, and the media types it accepts (415 otherwise).
+JSON_BODIES = {"/score": JSON, "/explain": JSON, "/outcomes": JSON, SCORE_PATH: FHIR_JSON,
+               SERVICE_PATH: JSON, f"{SERVICE_PATH}/feedback": JSON}
+WORKSPACE_APP = create_workspace_app()  # /audit/* (auditor), POST /outcomes
+CLINICIAN_APP = create_clinician_app()  # /model, FHIR, CDS Hooks, /metrics
 
 
 def served_model() -> RiskModel:
@@ -51,10 +63,12 @@ def caller_of(ctx: bentoml.Context, *roles: Role) -> Caller:
     return Caller(principal.sub, principal.role)
 
 
-@bentoml.asgi_app(create_workspace_app(), path="/")  # /audit/* (auditor), POST /outcomes
-@bentoml.asgi_app(create_clinician_app(), path="/")
+@bentoml.asgi_app(WORKSPACE_APP, path="/")
+@bentoml.asgi_app(CLINICIAN_APP, path="/")
 @bentoml.service(
     name="relapse_risk",
+    # BentoML's metrics label raw paths, outside our auth: ours replace them (serving/metrics.py)
+    metrics={"enabled": False},
     workers=int(os.environ.get("BENTO_WORKERS", "1")),
     threads=int(os.environ.get("BENTO_THREADS", "4")),
     traffic={"timeout": 60},
@@ -64,6 +78,7 @@ class RelapseRiskService:
 
     def __init__(self) -> None:
         settings = get_settings()
+        startup_checks(settings)  # before any key or store is opened
         model = served_model()
         # Opens an existing store or stops the service with the reason (a missing key, no
         # checkpoint chain, a replaced store): it never creates one (`make audit-init`).
@@ -119,6 +134,13 @@ class RelapseRiskService:
 # The stacked decorators are typed as handing back the class; at run time this name is the
 # bentoml.Service that @bentoml.service made of it.
 _service = cast("bentoml.Service[RelapseRiskService]", RelapseRiskService)
+# Outermost first: count every request (refusals too), headers on every answer, then
+# authentication, the body limit and the media type before any route reads a body.
+_service.add_asgi_middleware(MetricsMiddleware, templates=service_templates(
+    [WORKSPACE_APP, CLINICIAN_APP], JSON_API_PATHS))
+_service.add_asgi_middleware(SecurityHeadersMiddleware)
+_service.add_asgi_middleware(OpenApiMiddleware)  # FHIR, CDS Hooks, /model, audit API in docs
 _service.add_asgi_middleware(AuthMiddleware, factory=authenticators_from_settings)
 _service.add_asgi_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_body_bytes)
+_service.add_asgi_middleware(ContentTypeMiddleware, accepted=JSON_BODIES)
 _service.add_asgi_middleware(ValidationErrorMiddleware, paths=JSON_API_PATHS)

@@ -1,4 +1,10 @@
-"""POST /outcomes: a clinician or admin records the observed outcome of a past course.
+"""POST /outcomes: the observed outcome of a past course, from whoever may record it.
+
+Who may: the clinician who had the course scored (the caller of one of its
+prediction events), or the `outcome_recorder` role for any course. Anyone
+else gets the very answer a never-scored course gets, so the route cannot
+be used to learn which courses were scored; and the answer names only the
+caller's own prediction events, never other callers'.
 
 The outcome goes into its own append-only chain, linked to the course's
 prediction events by course surrogate and event ids; the predictions are
@@ -8,7 +14,6 @@ is neither stored nor echoed.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,9 +27,11 @@ from audit.events import OutcomeValue
 from serving.auditor.workspace import Workspace
 from serving.auth.guard import require_role
 from serving.errors import FieldError, error_response, field_errors
+from serving.json_body import BodyError, parse_json
 
 MAX_BODY_BYTES = 16_384
 MAX_LINKED_EVENTS = 1000
+NOT_YOURS = "no prediction of this course that you may record an outcome for"
 
 
 _OUTCOME_OF: dict[bool | None, OutcomeValue] = {True: "relapsed", False: "no_relapse",
@@ -59,15 +66,16 @@ def _errors(exc: ValidationError) -> list[FieldError]:
 
 
 async def record_outcome(request: Request) -> JSONResponse:
-    who = require_role(request, "clinician", "admin")
+    who = require_role(request, "clinician", "outcome_recorder")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, "body too large")
     try:
-        req = OutcomeRequest.model_validate(json.loads(body or b"null"))
-    except ValueError as exc:  # JSON syntax errors and ValidationError
-        detail = _errors(exc) if isinstance(exc, ValidationError) else "body is not JSON"
-        return error_response(400, "invalid outcome", detail)
+        req = OutcomeRequest.model_validate(parse_json(body or b"null"))
+    except BodyError as exc:  # before ValidationError: both are ValueErrors
+        return error_response(400, "invalid outcome", str(exc))
+    except ValidationError as exc:
+        return error_response(400, "invalid outcome", _errors(exc))
     ws: Workspace = request.app.state.workspace
     from starlette.concurrency import run_in_threadpool
 
@@ -78,8 +86,10 @@ def _store_outcome(ws: Workspace, req: OutcomeRequest, sub: str, role: str) -> J
     store = ws.store
     course_ref = store.course_ref(req.course_id)
     linked = store.list_events(course_ref=course_ref, limit=MAX_LINKED_EVENTS)
-    if not linked:
-        raise HTTPException(404, "no served prediction for this course")
+    own = [e.event_id for e in linked if e.caller_sub == sub]
+    if not linked or not (own or role == "outcome_recorder"):
+        # One answer for "never scored" and "scored by someone else": no existence oracle.
+        raise HTTPException(404, NOT_YOURS)
     try:
         stored = store.record_outcome(OutcomeEvent(
             caller_sub=sub, caller_role=role, course_ref=course_ref, outcome=req.outcome,
@@ -89,7 +99,8 @@ def _store_outcome(ws: Workspace, req: OutcomeRequest, sub: str, role: str) -> J
     except AuditWriteError:
         raise HTTPException(503, "outcome could not be recorded") from None
     return JSONResponse({"outcome_id": stored.event_id, "outcome": stored.outcome,
-                         "linked_event_ids": stored.linked_event_ids}, status_code=201)
+                         "linked_event_ids": own, "linked_events": len(stored.linked_event_ids)},
+                        status_code=201)
 
 
 ROUTES = [Route("/outcomes", record_outcome, methods=["POST"])]

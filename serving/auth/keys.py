@@ -76,6 +76,8 @@ def load_verification_keys(settings: Settings) -> VerificationKeys:
         return found
     if pems:
         return pem_keys(pems)
+    if settings.app_env.strip().lower() == "production":  # never the dev secret there
+        raise KeyConfigError("APP_ENV=production needs JWT_JWKS_FILE or JWT_PUBLIC_KEYS")
     return dev_keys(settings.jwt_secret_path)
 
 

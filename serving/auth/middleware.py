@@ -8,8 +8,8 @@ Missing or invalid tokens get 401 with `WWW-Authenticate` (RFC 6750).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
@@ -18,7 +18,8 @@ from serving.auth.principal import Principal, set_principal
 from serving.auth.tokens import TokenError
 from serving.errors import error_body
 
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/"})
+# /metrics is not open: its labels and counts describe who uses the service (scrape token).
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/docs.json", "/"})
 OPEN_PREFIXES = ("/static_content/",)  # the Swagger UI that renders /docs.json
 OPEN_GET = frozenset({"/cds-services"})  # CDS Hooks discovery: metadata, no patient data
 REALM = "relapse-risk"
@@ -32,12 +33,16 @@ class Authenticator(Protocol):
 
 @dataclass(frozen=True)
 class Authenticators:
-    """Which verifier handles which path: first matching prefix wins, `default` otherwise."""
+    """Which verifier handles which path: an exact path, else the first matching prefix,
+    else `default`."""
 
     default: Authenticator
     by_prefix: Sequence[tuple[str, Authenticator]] = ()
+    by_path: Mapping[str, Authenticator] = field(default_factory=dict)
 
     def for_path(self, path: str) -> Authenticator:
+        if path in self.by_path:
+            return self.by_path[path]
         for prefix, auth in self.by_prefix:
             if path.startswith(prefix):
                 return auth

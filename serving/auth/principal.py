@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Role = Literal["clinician", "auditor", "admin"]
-ROLES: tuple[Role, ...] = ("clinician", "auditor", "admin")
+Role = Literal["clinician", "auditor", "admin", "outcome_recorder", "metrics"]
+# Roles a bearer JWT may carry; "metrics" is only ever the scrape token's (serving/auth/scrape.py).
+# outcome_recorder: a follow-up team or EHR interface that records outcomes of any course.
+ROLES: tuple[Role, ...] = ("clinician", "auditor", "admin", "outcome_recorder")
 STATE_KEY = "principal"
 
 

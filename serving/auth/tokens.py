@@ -11,6 +11,9 @@ from serving.auth.keys import VerificationKeys
 from serving.auth.principal import ROLES, Principal
 
 LEEWAY_S = 30  # clock skew tolerated between the identity provider and this service
+# `iss` of dev tokens: with the dev secret the issuer is checked too, so a token from
+# anywhere else (or one without `iss`) never passes just because nobody set JWT_ISSUER.
+DEV_USER_ISSUER = "relapse-risk-dev"
 
 
 class TokenError(Exception):
@@ -23,8 +26,13 @@ class TokenError(Exception):
 
 
 def decode(token: str, keys: VerificationKeys, *, audience: str | list[str],
-           issuer: str | None = None, require: tuple[str, ...] = ("exp", "iat", "sub")) -> dict:
-    """Signature, algorithm, audience, issuer and expiry checked; claims returned."""
+           issuer: str | None = None, require: tuple[str, ...] = ("exp", "iat", "sub"),
+           max_lifetime_s: int | None = None) -> dict:
+    """Signature, algorithm, audience, issuer, expiry and lifetime checked; claims returned.
+
+    `max_lifetime_s` caps exp - iat: a stolen token that is valid for a year is a
+    credential, not a session.
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -35,10 +43,12 @@ def decode(token: str, keys: VerificationKeys, *, audience: str | list[str],
         key = keys.key_for(header.get("kid"))
     except KeyError:
         raise TokenError("unknown signing key") from None
+    required = [*require, "aud", *(["iss"] if issuer else []),
+                *(["iat", "exp"] if max_lifetime_s is not None else [])]
     try:
-        return jwt.decode(token, key, algorithms=list(keys.algorithms), audience=audience,
-                          issuer=issuer or None, leeway=LEEWAY_S,
-                          options={"require": [*require, "aud"]})
+        claims = jwt.decode(token, key, algorithms=list(keys.algorithms), audience=audience,
+                            issuer=issuer or None, leeway=LEEWAY_S,
+                            options={"require": list(dict.fromkeys(required))})
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.InvalidAudienceError:
@@ -51,6 +61,11 @@ def decode(token: str, keys: VerificationKeys, *, audience: str | list[str],
         raise TokenError(f"missing claim {exc.claim}") from None
     except jwt.PyJWTError:
         raise TokenError("invalid token") from None
+    if max_lifetime_s is not None and not (
+            isinstance(claims["exp"], int | float) and isinstance(claims["iat"], int | float)
+            and claims["exp"] - claims["iat"] <= max_lifetime_s):
+        raise TokenError(f"token lifetime exceeds {max_lifetime_s} s")
+    return claims
 
 
 def verify_bearer(token: str, keys: VerificationKeys, *, audience: str,
@@ -71,7 +86,7 @@ def principal_from_claims(claims: dict) -> Principal:
 
 
 def issue_dev_token(keys: VerificationKeys, *, role: str, sub: str, audience: str,
-                    issuer: str | None = None, ttl_s: int = 8 * 3600) -> str:
+                    issuer: str = DEV_USER_ISSUER, ttl_s: int = 8 * 3600) -> str:
     """A development token signed with the local HS256 secret (never for production)."""
     if keys.signing_kid is None:
         raise ValueError("dev tokens need the HS256 dev secret (RS256 keys are configured)")
@@ -79,8 +94,6 @@ def issue_dev_token(keys: VerificationKeys, *, role: str, sub: str, audience: st
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     now = int(time.time())
     claims = {"sub": sub, "role": role, "aud": audience, "iat": now, "exp": now + ttl_s,
-              "jti": uuid.uuid4().hex}
-    if issuer:
-        claims["iss"] = issuer
+              "jti": uuid.uuid4().hex, "iss": issuer}
     return jwt.encode(claims, keys.keys[keys.signing_kid], algorithm="HS256",
                       headers={"kid": keys.signing_kid})

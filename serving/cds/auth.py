@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import jwt
@@ -12,13 +13,18 @@ from serving.auth.principal import Principal
 from serving.auth.tokens import TokenError, decode
 from serving.cds.jti import JtiStore
 
-DEV_ISSUER = "dev-ehr"  # accepted only when no issuer allow-list is configured
+log = logging.getLogger(__name__)
+DEV_ISSUER = "dev-ehr"  # only without an issuer allow-list, and only with the dev secret
+FEEDBACK_SUFFIX = "/feedback"
 
 
-def request_url(scope: dict[str, Any]) -> str:
-    headers = dict(scope.get("headers", ()))
-    host = headers.get(b"host", b"").decode("latin-1")
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope['path']}"
+def dev_issuer_allowed(settings: Settings) -> bool:
+    """The HS256 dev EHR stands in for a real one only on the demo path: never next to an
+    issuer allow-list, and never once asymmetric user keys say this is a real deployment
+    (where anyone holding the dev secret file could otherwise mint EHR calls)."""
+    return (settings.cds_issuers_file is None and settings.jwt_jwks_file is None
+            and not settings.jwt_public_keys.strip()
+            and settings.app_env.strip().lower() != "production")
 
 
 class CdsAuthenticator:
@@ -27,25 +33,34 @@ class CdsAuthenticator:
     blocking = True  # the jti claim is a database write
 
     def __init__(self, issuers: dict[str, VerificationKeys], jti_store: JtiStore,
-                 audiences: list[str] | None = None) -> None:
+                 audiences: list[str], max_lifetime_s: int | None = None) -> None:
+        if not audiences:
+            raise ValueError("CDS Hooks needs at least one configured audience")
         self.issuers = issuers
         self.jti_store = jti_store
-        self.audiences = audiences or []
+        self.audiences = audiences
+        self.max_lifetime_s = max_lifetime_s
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CdsAuthenticator:
         if settings.cds_issuers_file is not None:
             issuers = load_issuer_keys(settings.cds_issuers_file)
-        else:  # development: the dev HS256 secret stands in for an EHR's key pair
+        elif dev_issuer_allowed(settings):
+            log.warning("CDS Hooks: DEVELOPMENT issuer %r accepted (HS256 dev secret); set "
+                        "CDS_ISSUERS_FILE for real EHRs", DEV_ISSUER)
             issuers = {DEV_ISSUER: dev_keys(settings.jwt_secret_path)}
-        audiences = [a.strip() for a in settings.cds_audience.split(",") if a.strip()]
-        return cls(issuers, JtiStore(settings.cds_url), audiences)
+        else:
+            log.warning("CDS Hooks: no CDS_ISSUERS_FILE; every EHR token is refused")
+            issuers = {}
+        return cls(issuers, JtiStore(settings.cds_url), settings.cds_audiences,
+                   settings.jwt_max_lifetime_s)
 
     def _audiences(self, scope: dict[str, Any]) -> list[str]:
-        if self.audiences:
-            return self.audiences
-        url = request_url(scope)
-        return [url, url.removesuffix("/feedback")]  # feedback may name the service itself
+        # From configuration only: the Host header is the caller's to choose, so a token
+        # minted for another service with the same path would replay here.
+        if scope.get("path", "").endswith(FEEDBACK_SUFFIX):
+            return [*self.audiences, *(a + FEEDBACK_SUFFIX for a in self.audiences)]
+        return self.audiences
 
     def __call__(self, scope: dict[str, Any], token: str) -> Principal:
         try:
@@ -56,7 +71,7 @@ class CdsAuthenticator:
         if keys is None or not isinstance(issuer, str):
             raise TokenError("issuer not allowed")
         claims = decode(token, keys, audience=self._audiences(scope), issuer=issuer,
-                        require=("exp", "iat", "jti", "iss"))
+                        require=("exp", "iat", "jti", "iss"), max_lifetime_s=self.max_lifetime_s)
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise TokenError("invalid jti")

@@ -6,7 +6,6 @@ Free-text `userComment` is never stored: it may hold patient details.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     insert,
     select,
 )
+
+from config.files import private_sqlite
 
 metadata = MetaData()
 feedback = Table(
@@ -35,8 +36,7 @@ feedback = Table(
 
 class FeedbackStore:
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # 0600: not the umask's world-readable default
         kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, **kwargs)
         metadata.create_all(self.engine)

@@ -8,6 +8,8 @@ import time
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from config.files import private_sqlite
+
 metadata = MetaData()
 used_jti = Table(
     "cds_used_jti", metadata,
@@ -22,10 +24,7 @@ class JtiStore:
 
     def __init__(self, url: str) -> None:
         kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
-        if url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # 0600: not the umask's world-readable default
         self.engine = create_engine(url, **kwargs)
         metadata.create_all(self.engine)
         self._claims = 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import httpx
+
+from serving.cds.fhir_fetch import FetchRefused, FhirReader, allowed_base, fill
 
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
@@ -14,39 +17,42 @@ PREFETCH = {
     "encounters": "Encounter?patient={{context.patientId}}",
     "procedures": "Procedure?patient={{context.patientId}}",
 }
-FETCH_TIMEOUT_S = 5.0
 
 
 class PrefetchMissing(Exception):
     """Needed data neither prefetched nor readable from the FHIR server (answer 412)."""
 
 
-def _fetch(server: str, query: str, token: str | None) -> Any:
-    headers = {"Accept": "application/fhir+json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+def _fetched(missing: list[str], patient_id: str, fhir_server: str, access_token: str | None,
+             fhir_hosts: Collection[str], transport: httpx.BaseTransport | None,
+             ) -> dict[str, Any]:
     try:
-        r = httpx.get(f"{server.rstrip('/')}/{query}", headers=headers, timeout=FETCH_TIMEOUT_S,
-                      follow_redirects=False)
-        r.raise_for_status()
-        return r.json()
-    except (httpx.HTTPError, ValueError):
-        raise PrefetchMissing("prefetch missing and the FHIR server could not be read") from None
+        reader = FhirReader(allowed_base(fhir_server, fhir_hosts), access_token,
+                            transport=transport)
+    except FetchRefused as exc:
+        raise PrefetchMissing(f"prefetch missing and {exc}") from None
+    try:
+        return {key: reader.get(fill(PREFETCH[key], patient_id)) for key in missing}
+    except FetchRefused as exc:
+        raise PrefetchMissing(f"prefetch missing and {exc}") from None
+    finally:
+        reader.close()
 
 
 def gather(prefetch: dict[str, Any] | None, patient_id: str, fhir_server: str | None,
-           access_token: str | None) -> dict[str, Any]:
-    """A collection Bundle of every prefetched (or fetched) resource, without duplicates."""
+           access_token: str | None, fhir_hosts: Collection[str] = (),
+           transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """A collection Bundle of every prefetched (or fetched) resource, without duplicates.
+
+    `fhir_hosts`: the hosts the calling issuer's FHIR server may be on (issuers file).
+    """
     prefetch = prefetch or {}
-    values = []
-    for key, template in PREFETCH.items():
-        if key in prefetch:
-            values.append(prefetch[key])
-        elif fhir_server:
-            values.append(_fetch(fhir_server, template.replace("{{context.patientId}}",
-                                                               patient_id), access_token))
-        else:
-            raise PrefetchMissing(f"prefetch {key} missing and no fhirServer given")
+    missing = [key for key in PREFETCH if key not in prefetch]
+    if missing and not fhir_server:
+        raise PrefetchMissing(f"prefetch {missing[0]} missing and no fhirServer given")
+    fetched = (_fetched(missing, patient_id, fhir_server, access_token, fhir_hosts, transport)
+               if missing and fhir_server else {})
+    values = [prefetch[key] if key in prefetch else fetched[key] for key in PREFETCH]
     entries, seen = [], set()
     for value in values:
         items = ([e for e in value.get("entry") or [] if isinstance(e, dict)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -15,10 +14,12 @@ from starlette.routing import Route
 from serving.auth.guard import require_role
 from serving.cds.cards import relapse_card
 from serving.cds.feedback import FeedbackStore
+from serving.cds.issuers import fhir_hosts_for
 from serving.cds.prefetch import PREFETCH, PrefetchMissing, gather
 from serving.errors import error_response, field_errors
 from serving.fhir.bundle import course_from_bundle, parse_bundle
 from serving.fhir.errors import BundleError
+from serving.json_body import BodyError, parse_json
 from serving.pipeline import AuditUnavailable, Caller
 
 SERVICE_ID = "relapse-risk"
@@ -80,9 +81,9 @@ def _bad_request(exc: ValidationError) -> Response:
 
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
-    except (ValueError, RecursionError):
-        return None
+        return parse_json(await request.body())
+    except BodyError:
+        return None  # then fails validation: a 400 naming the body
 
 
 async def discovery(request: Request) -> Response:
@@ -100,7 +101,8 @@ async def patient_view(request: Request) -> Response:
 
     def run() -> list[dict[str, Any]]:
         token = hook.fhirAuthorization.access_token if hook.fhirAuthorization else None
-        bundle = gather(hook.prefetch, hook.context.patientId, hook.fhirServer, token)
+        bundle = gather(hook.prefetch, hook.context.patientId, hook.fhirServer, token,
+                        fhir_hosts_for(principal.sub))  # the token goes to these hosts only
         if not any(e["resource"].get("resourceType") == "EpisodeOfCare" for e in bundle["entry"]):
             return []  # no ketamine course on record: nothing to say
         course = course_from_bundle(parse_bundle(bundle), latest_episode=True)

@@ -169,8 +169,16 @@ class _Builder:
             raise BundleError([Issue("invalid", "a resource refers to another patient",
                                      entry.expression)])
 
-    def link(self, entry: Entry, references: list[Any]) -> str:
-        """this | other | unlinked: how a session refers to the course's EpisodeOfCare."""
+    def link(self, entry: Entry, references: list[Any],
+             seen: frozenset[int] = frozenset()) -> str:
+        """this | other | unlinked: how a session refers to the course's EpisodeOfCare.
+
+        `seen` holds the entries already followed: a Bundle may make an Encounter its own
+        (or another's) episodeOfCare, and following that loop blindly recursed until the
+        interpreter gave up (a 500). A cycle is a broken Bundle: 422.
+        """
+        if entry.index in seen:
+            raise BundleError([Issue("invalid", "references form a cycle", entry.expression)])
         for reference in references:
             ref = _ref(reference)
             if ref is None:
@@ -179,7 +187,8 @@ class _Builder:
                 return "this"
             target = self.by_key.get(ref)
             if target is not None and target.resource.get_resource_type() == "Encounter":
-                return self.link(target, list(target.resource.episodeOfCare or []))
+                return self.link(target, list(target.resource.episodeOfCare or []),
+                                 seen | {entry.index})
             if target is not None and target.resource.get_resource_type() == "EpisodeOfCare":
                 return "other"
             if ref.startswith("EpisodeOfCare/"):

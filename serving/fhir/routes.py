@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
@@ -15,6 +14,7 @@ from serving.auth.guard import require_role
 from serving.fhir.bundle import course_from_bundle, parse_bundle
 from serving.fhir.errors import BundleError, Issue, operation_outcome
 from serving.fhir.risk_assessment import risk_assessment
+from serving.json_body import BodyError, parse_json
 from serving.pipeline import AuditUnavailable, Caller
 
 FHIR_JSON = "application/fhir+json"
@@ -32,9 +32,9 @@ def outcome(status: int, code: str, message: str) -> Response:
 async def score_bundle(request: Request) -> Response:
     principal = require_role(request, "clinician")
     try:
-        data = json.loads(await request.body())
-    except (ValueError, RecursionError):
-        return outcome(400, "structure", "the body is not JSON")
+        data = parse_json(await request.body())
+    except BodyError as exc:
+        return outcome(400, "structure", str(exc))
     pipeline = request.app.state.service().pipeline
 
     def run() -> dict[str, Any]:

@@ -67,10 +67,13 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
     init_if_fresh(project_settings.audit_url, AuditPaths.under(project_settings.var_dir))
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
+    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MODELS_DIR": str(project_settings.models_dir),
            "VAR_DIR": str(project_settings.var_dir), "BENTOML_HOME": str(log_path.parent / "bento"),
-           "CDS_ISSUERS_FILE": str(ehr_key["issuers_file"])}
-    for name in ("JWT_JWKS_FILE", "JWT_PUBLIC_KEYS", "JWT_ISSUER", "JWT_AUDIENCE", "CDS_AUDIENCE"):
+           "CDS_ISSUERS_FILE": str(ehr_key["issuers_file"]),
+           "SERVICE_URL": base}  # EHR tokens' aud: the configured URL, never the Host header
+    for name in ("JWT_JWKS_FILE", "JWT_PUBLIC_KEYS", "JWT_ISSUER", "JWT_AUDIENCE", "CDS_AUDIENCE",
+                 "APP_ENV", "METRICS_TOKEN_FILE", "AUDIT_DB_URL", "CDS_DB_URL"):
         env.pop(name, None)  # the tests mint dev HS256 tokens for audience relapse-risk
     bentoml = Path(sys.executable).parent / "bentoml"
     with log_path.open("w") as log:
@@ -78,7 +81,6 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
             [str(bentoml), "serve", "serving.service:RelapseRiskService", "--host", "127.0.0.1",
              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)  # its own process group: workers stop with it
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -93,6 +95,6 @@ def server(champion_dir, project_settings, tmp_path_factory, ehr_key, token):
         stop_server(proc, timeout=20)
         raise RuntimeError("server not ready in 120 s:\n" + log_path.read_text()[-3000:])
     # "auth": headers of a clinician, the role /score needs
-    yield {"url": base, "log": log_path,
+    yield {"url": base, "log": log_path, "port": port,
            "auth": {"Authorization": f"Bearer {token('clinician', 'test-clinician')}"}}
     stop_server(proc, timeout=20)

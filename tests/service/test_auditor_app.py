@@ -162,3 +162,99 @@ def test_no_access_record_means_no_answer(store, champion_dir, filled, monkeypat
     r = c.get(f"/audit/api/events/{filled[0].event_id}")
     assert r.status_code == 503 and filled[0].probability.hex() not in r.text
     assert c.get("/audit/events").status_code == 503
+
+
+def _count_rows(store, monkeypatch) -> list[int]:
+    read = [0]
+    real = store.iter_rows
+
+    def counting(*args, **kwargs):
+        for row in real(*args, **kwargs):
+            read[0] += 1
+            yield row
+
+    monkeypatch.setattr(store, "iter_rows", counting)
+    return read
+
+
+def test_chain_checks_read_only_new_rows_after_the_first_full_walk(store, champion_dir, model,
+                                                                   filled, monkeypatch):
+    read = _count_rows(store, monkeypatch)
+    c = client(store, champion_dir.parent)
+    first = c.get("/audit/api/chain").json()
+    assert first["ok"] and read[0] >= len(filled)  # the walk at first use covers every row
+    walked = read[0]
+    for _ in range(5):
+        again = c.get("/audit/api/chain").json()
+        assert again["ok"] and again["rows"]["prediction"] == len(filled)
+    # each check re-reads each chain's head row and the rows appended since (access events)
+    assert read[0] - walked <= 5 * 8, read[0] - walked
+    before = read[0]
+    score_into(store, model, courses(3, "C"), request_id="req-c")
+    after = c.get("/audit/api/chain").json()
+    assert after["rows"]["prediction"] == len(filled) + 3
+    assert read[0] - before <= 3 + 8
+    assert "last full walk" in c.get("/audit/events").text
+
+
+def test_incremental_check_finds_a_new_row_altered_and_a_truncated_head(store, champion_dir,
+                                                                        model, filled):
+    c = client(store, champion_dir.parent)
+    assert c.get("/audit/api/chain").json()["ok"]
+    new = score_into(store, model, courses(2, "N"), request_id="req-n")
+    engine = create_engine(store.url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+        conn.exec_driver_sql(f"UPDATE audit_events SET probability = 0.5 WHERE seq = {new[0].seq}")
+    engine.dispose()
+    report = c.get("/audit/api/chain").json()
+    assert report["ok"] is False and f"seq {new[0].seq}" in report["problems"][0]
+
+
+def test_incremental_check_finds_the_verified_head_deleted(store, champion_dir, filled):
+    c = client(store, champion_dir.parent)
+    assert c.get("/audit/api/chain").json()["ok"]
+    engine = create_engine(store.url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_events_no_delete")
+        conn.exec_driver_sql(f"DELETE FROM audit_events WHERE seq = {len(filled)}")
+    engine.dispose()
+    report = c.get("/audit/api/chain").json()
+    assert report["ok"] is False and "truncated" in report["problems"][0]
+
+
+def test_a_full_walk_runs_on_schedule_and_finds_an_old_row_altered(store, champion_dir, filled):
+    from serving.auditor import workspace
+
+    app = create_workspace_app(lambda: store, champion_dir.parent)
+    c = TestClient(as_principal(app, AUDITOR))
+    assert c.get("/audit/api/chain").json()["ok"]
+    engine = create_engine(store.url)
+    with engine.begin() as conn:
+        trigger = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = "
+                                       "'audit_events_no_update'").scalar()
+        conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+    dropped = c.get("/audit/api/chain").json()  # a missing trigger: each check sees it
+    assert dropped["ok"] is False and "audit_events_no_update" in " ".join(dropped["problems"])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_events SET probability = 0.5 WHERE seq = 2")
+        conn.exec_driver_sql(trigger)  # put back, so only the altered old row is left
+    engine.dispose()
+    ws = app.state.workspace
+    ws.verifier.full_every_s = 0.0
+    ws.chain_status(fresh=True)  # due: the full walk runs in the background
+    ws._rewalk.join(timeout=60)
+    ws.verifier.full_every_s = workspace.FULL_WALK_EVERY_S
+    report = c.get("/audit/api/chain").json()  # an old row: only the full walk sees it
+    assert report["ok"] is False and "seq 2" in report["problems"][0], report
+
+
+def test_the_chain_check_can_be_the_first_use_of_the_workspace(store, champion_dir):
+    """The banner's check may open the store itself (no lock taken twice)."""
+    app = create_workspace_app(lambda: store, champion_dir.parent)
+    done = []
+    thread = __import__("threading").Thread(
+        target=lambda: done.append(app.state.workspace.chain_status()), daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert done and done[0].ok

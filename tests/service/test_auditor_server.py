@@ -50,7 +50,7 @@ def test_score_then_audit_pages_replay_and_outcome_over_http(server, token):
     outcome = {"course_id": "SRV-0", "relapsed_180d": False, "followup_end_date": "2025-12-01"}
     assert httpx.post(base + "/outcomes", json=outcome, headers=auditor,
                       timeout=10).status_code == 403
-    r = httpx.post(base + "/outcomes", json=outcome, headers=bearer(token, "clinician"),
+    r = httpx.post(base + "/outcomes", json=outcome, headers=bearer(token, "clinician", "dr-http"),
                    timeout=10)
     assert r.status_code == 201, r.text
     assert set(r.json()["linked_event_ids"]) <= {e["event_id"] for e in mine}

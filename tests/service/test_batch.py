@@ -190,3 +190,18 @@ def test_dask_workers_score_the_same_rows_in_the_same_order(model, subset_dir, j
     assert result.courses_scored == job["result"].courses_scored
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(),
                                   pq.read_table(job["out"]).to_pandas())
+
+
+def test_batch_output_quarantine_and_audit_db_are_private(job, subset_dir, tmp_path):
+    """Raw patient ids and predictions: 0600 files in 0700 folders, whatever the umask."""
+    def mode(path):
+        return path.stat().st_mode & 0o777
+
+    quarantine = job["root"] / "quarantine" / job["result"].job_id
+    assert mode(job["out"]) == 0o600
+    assert mode(job["root"] / "audit.db") == 0o600
+    assert {mode(p) for p in quarantine.glob("*.csv")} == {0o600}
+    assert mode(quarantine) == 0o700
+    written = _whole_file(subset_dir).write_quarantine(tmp_path / "validate")
+    assert written and {mode(p) for p in written} == {0o600}
+    assert mode(tmp_path / "validate") == 0o700

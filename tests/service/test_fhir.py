@@ -80,7 +80,8 @@ def test_invalid_bundle_gets_an_operation_outcome(server, mutate):
 
 
 def test_non_json_is_400_operation_outcome(server):
-    r = httpx.post(server["url"] + PATH, content=b"<Bundle/>", headers=server["auth"], timeout=10)
+    r = httpx.post(server["url"] + PATH, content=b"<Bundle/>", timeout=10, headers={
+        **server["auth"], "Content-Type": "application/fhir+json"})
     assert r.status_code == 400 and _outcome(r).issue[0].code == "structure"
 
 

@@ -58,7 +58,9 @@ def test_outcome_roles_and_refusals(backend: Backend, model, champion_dir) -> No
         models = champion_dir.parent
         assert post(store, models, RELAPSED, None).status_code == 401
         assert post(store, models, RELAPSED, Principal("au", "auditor")).status_code == 403
-        assert post(store, models, RELAPSED, Principal("root", "admin")).status_code == 201
+        assert post(store, models, RELAPSED, Principal("root", "admin")).status_code == 403
+        recorder = Principal("follow-up", "outcome_recorder")
+        assert post(store, models, RELAPSED, recorder).status_code == 201
         unknown = post(store, models, dict(RELAPSED, course_id="SECRET-COURSE-9"))
         assert unknown.status_code == 404 and "SECRET-COURSE-9" not in unknown.text
         no_date = post(store, models, dict(RELAPSED, course_id="SECRET-1", relapse_date=None))
@@ -102,3 +104,32 @@ def test_store_from_before_the_outcome_migration(backend: Backend) -> None:
         assert upgraded.store_id == store_id and upgraded.verify().ok
         assert len(list((MIGRATIONS_DIR / backend.dialect).glob("*.sql"))) >= 2
     assert url
+
+
+def test_only_the_scoring_clinician_or_a_recorder_may_record_and_no_oracle(
+        backend: Backend, model, champion_dir) -> None:
+    with backend.open() as store:
+        mine = score_into(store, model, courses(1, "A"), caller_sub="dr-a", request_id="r1")
+        theirs = score_into(store, model, courses(2, "A"), caller_sub="dr-b", request_id="r2")
+        models = champion_dir.parent
+        # dr-b scored A-1 too, but dr-c never scored anything: A-1 (exists) and Z-9 (never
+        # scored) get byte-identical answers, and nothing is recorded.
+        other = Principal("dr-c", "clinician")
+        scored_by_others = post(store, models, RELAPSED, other)
+        never_scored = post(store, models, dict(RELAPSED, course_id="Z-9"), other)
+        assert scored_by_others.status_code == never_scored.status_code == 404
+        assert scored_by_others.content == never_scored.content
+        assert store.list_outcomes() == []
+        # dr-a scored A-0 only: A-1 is someone else's course to dr-a as well.
+        assert post(store, models, RELAPSED).status_code == 404
+        # dr-b may, and sees only its own event ids, never dr-a's.
+        ok = post(store, models, RELAPSED, Principal("dr-b", "clinician"))
+        assert ok.status_code == 201, ok.text
+        a1 = store.course_ref("A-1")
+        assert set(ok.json()["linked_event_ids"]) == {e.event_id for e in theirs
+                                                      if e.course_ref == a1}
+        a0 = dict(RELAPSED, course_id="A-0")
+        recorder = post(store, models, a0, Principal("follow-up", "outcome_recorder"))
+        assert recorder.status_code == 201 and recorder.json()["linked_event_ids"] == []
+        assert recorder.json()["linked_events"] == 2
+        assert not {e.event_id for e in mine + theirs} & set(recorder.text.split('"'))
