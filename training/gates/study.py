@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,16 +44,19 @@ from tqdm import tqdm
 
 from features.spec import FEATURE_NAMES
 from riskmodel.calibration import logit, sigmoid
+from riskmodel.venn_abers import VennAbers
 from synthetic.__main__ import write_cohort
 from synthetic.cohort import generate
 from synthetic.effects import DISPARITY_DEFAULT_GROUP, Effects
+from training.bands import RISK_BANDS, band_facts, low_band_is_low
 from training.baselines import LogisticBaseline
 from training.censoring import CensoringModel, RiskScore, censoring_frame, fit_risk_score
 from training.dataset import TrainingSet, load_oracle, load_training_set
 from training.fit import FitParams, fit_model
-from training.gates import Comparator, evaluate, spec
+from training.gates import Comparator, GateReport, GateResult, evaluate, spec
 from training.gates import draws as d
 from training.prepare import censoring_covariates, fit_censoring, prepare_from_set
+from training.uncertainty_check import venn_abers_gate
 from training.validation.subgroups import subgroup_columns
 
 TRAIN_N, TEST_N, DISPARITY_TEST_N = 20_000, 5_000, 15_000
@@ -72,6 +75,7 @@ class Fitted:
     censoring: CensoringModel
     score: RiskScore
     cap: float
+    venn: VennAbers  # fitted on the validation part, as make train fits the served pair
 
 
 def _fit(data_dir: Path, seed: int) -> Fitted:
@@ -95,7 +99,19 @@ def _fit(data_dir: Path, seed: int) -> Fitted:
         margin = fitted.booster.inplace_predict(X, predict_type="margin", missing=np.nan)
         return sigmoid(fitted.calibrator.log_odds(margin))
 
-    return Fitted(predict, lr, censoring, score, cap)
+    venn = VennAbers.fit(predict(prep.X[va]), prep.y[va], prep.weights[va], seed=seed)
+    return Fitted(predict, lr, censoring, score, cap, venn)
+
+
+def with_served_gates(report: GateReport, fitted: Fitted, c: TestCohort, p: np.ndarray,
+                      seed: int) -> GateReport:
+    """The report plus make train's served-number gates (Venn-Abers deciles, low band)."""
+    p0, p1 = fitted.venn.pairs(p)
+    va = venn_abers_gate(p0, p1, c.y, c.w)
+    facts = band_facts(RISK_BANDS, p, c.y, c.w, c.patients, seed=seed)
+    extra = [GateResult(va["name"], "pass" if va["passed"] else "refuse", va["detail"]),
+             GateResult("low_band_is_low", "pass" if low_band_is_low(facts) else "refuse", "")]
+    return replace(report, results=[*report.results, *extra])
 
 
 @dataclass(frozen=True)
@@ -170,11 +186,23 @@ def _disparity(seed: int, fits: dict[str, Fitted], tmp: Path,
     return _outcome(rd, DISPARITY_DEFAULT_GROUP)
 
 
+def _healthy_all_gates(seed: int, fits: dict[str, Fitted], tmp: Path) -> dict:
+    write_cohort(generate(TEST_N, seed), tmp / "plain")
+    c = _test_cohort(tmp / "plain", fits["a"])
+    pa, pb = fits["a"].predict(c.X), fits["b"].predict(c.X)
+    comps = [Comparator("logistic", "logistic regression", fits["a"].logistic.predict_proba(c.X)),
+             Comparator("champion", "champion", pb), Comparator("reference", "reference", pb)]
+    report = evaluate(c.y, c.w, c.patients, pa, c.attributes, comps, seed=seed)
+    return {"healthy_fit_every_gate": _outcome(with_served_gates(report, fits["a"], c, pa, seed))}
+
+
 def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
                   power_only: bool = False, min_assessable: int | None = None,
-                  disparity_only: bool = False) -> dict:
+                  disparity_only: bool = False, healthy_only: bool = False) -> dict:
     if disparity_only:
         return {"disparity": _disparity(seed, fits, tmp, min_assessable)}
+    if healthy_only:
+        return _healthy_all_gates(seed, fits, tmp)
     out: dict[str, dict] = {}
     write_cohort(generate(TEST_N, seed), tmp / "plain")
     c = _test_cohort(tmp / "plain", fits["a"])
@@ -316,7 +344,8 @@ def plot_power(result: dict, path: Path) -> None:
 
 
 def study(replicates: int, seed0: int, *, power_only: bool = False,
-          min_assessable: int | None = None, disparity_only: bool = False) -> dict:
+          min_assessable: int | None = None, disparity_only: bool = False,
+          healthy_only: bool = False) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -324,17 +353,19 @@ def study(replicates: int, seed0: int, *, power_only: bool = False,
         for name, seed, effects in (("a", 901, Effects()), ("b", 902, Effects()),
                                     ("disparity", 903,
                                      Effects().with_disparity(DISPARITY_DEFAULT_GROUP))):
-            if (power_only and name != "a") or (disparity_only and name != "disparity"):
+            if ((power_only and name != "a") or (disparity_only and name != "disparity")
+                    or (healthy_only and name == "disparity")):
                 continue
             write_cohort(generate(TRAIN_N, seed, effects), tmp / f"train_{name}")
             fits[name] = _fit(tmp / f"train_{name}", seed)
         seeds = list(range(seed0, seed0 + replicates))
         results = [run_replicate(s, fits, tmp, power_only=power_only,
-                                 min_assessable=min_assessable, disparity_only=disparity_only)
+                                 min_assessable=min_assessable, disparity_only=disparity_only,
+                                 healthy_only=healthy_only)
                    for s in tqdm(seeds, desc="replicates", unit="cohort")]
     rows = summarise(results)
     return {"replicates": replicates, "seeds": seeds, "rows": rows,
-            "power_from": None if disparity_only else power_threshold(rows), "seconds": time.perf_counter() - t0,
+            "power_from": None if disparity_only or healthy_only else power_threshold(rows), "seconds": time.perf_counter() - t0,
             "min_assessable_labelled": spec.MIN_ASSESSABLE_LABELLED}
 
 
@@ -347,17 +378,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("reports"))
     ap.add_argument("--disparity-only", action="store_true",
                     help="only the disparity scenario (seeds from 2001)")
+    ap.add_argument("--healthy-every-gate", action="store_true",
+                    help="only the healthy fit, with make train's served-number gates too")
     args = ap.parse_args(argv)
     seed0 = (DESIGN_SEED0 if args.design else DISPARITY_SEED0 if args.disparity_only
              else EVALUATION_SEED0)
     result = study(args.replicates, seed0, min_assessable=0 if args.design else None,
-                   disparity_only=args.disparity_only)
+                   disparity_only=args.disparity_only, healthy_only=args.healthy_every_gate)
     stem = ("gate_study_design" if args.design else "gate_study_disparity"
-            if args.disparity_only else "gate_study")
+            if args.disparity_only else "gate_study_healthy_every_gate"
+            if args.healthy_every_gate else "gate_study")
+    one_scenario = args.disparity_only or args.healthy_every_gate
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     (args.out / f"{stem}.md").write_text(render(result))
-    if not args.disparity_only:
+    if not one_scenario:
         plot_power(result, args.out / f"{stem}_power.png")
     print(render(result))
     targets = [r["met"] for r in result["rows"].values() if r["met"] is not None]
