@@ -11,6 +11,7 @@ import pandas as pd
 from features.spec import FEATURE_NAMES
 from training.censoring import (
     CensoringModel,
+    RiskScore,
     censoring_frame,
     fit_risk_score,
     select_censoring_model,
@@ -28,8 +29,10 @@ class Prepared:
     X: np.ndarray
     y: np.ndarray
     known: np.ndarray
-    censoring: CensoringModel | None = None  # fitted on the train part; reused by the curve
-    censoring_Z: pd.DataFrame | None = None  # its covariates for every row
+    censoring: CensoringModel  # fitted on the train part; reused by the curve and the study
+    censoring_Z: pd.DataFrame  # its covariates for every row
+    risk_score: RiskScore  # the censoring model's score covariate, to weight new cohorts
+    ipcw_cap: float  # the train part's truncation cap, carried to every other part
 
     def rows(self, part: np.ndarray) -> np.ndarray:
         """Labelled rows of a part (censored courses carry no label)."""
@@ -107,7 +110,8 @@ def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
     # The censoring model sees only the training part (its terms chosen on the validation
     # part); its cap carries over unchanged.
     mature = ts.frame["mature"].to_numpy(bool)
-    Z = with_risk_score(censoring_covariates(ts), X, y, known, mature, split.train, seed)
+    risk_score, score = fit_risk_score(X, y, known & mature, split.train, seed)
+    Z = censoring_covariates(ts).assign(risk_score=score)
     censoring = fit_censoring(Z, time_days, known, mature, split.train, split.valid)
     tr = split.train
     train_w = censoring.weights(Z.iloc[tr], time_days[tr], known[tr])
@@ -116,4 +120,5 @@ def prepare_from_set(ts: TrainingSet, *, seed: int) -> Prepared:
     for part in (split.valid, split.test):
         weights[part] = censoring.weights(Z.iloc[part], time_days[part], known[part],
                                           cap=train_w.truncated_at).weights
-    return Prepared(ts, split, weights, X, y, known, censoring, Z)
+    return Prepared(ts, split, weights, X, y, known, censoring, Z, risk_score,
+                    train_w.truncated_at)

@@ -56,7 +56,7 @@ def promote(settings: Settings, version: str, reason: str) -> dict:
         state = "never trained here" if last is None else last.get("event", "promotion")
         raise PromotionError(f"version {version} is not an escalated candidate ({state}); only "
                              "escalated versions are promoted by hand")
-    model = load_champion(settings.models_dir, version)  # checksums verified
+    load_champion(settings.models_dir, version)  # it must load, checksums verified
     accepted = [g["name"] for g in last["gates"] if g.get("status") == "escalate"]
     entry = {**{k: last[k] for k in ("version", "artifact_sha256", "run_id", "gates",
                                      "metrics", "not_assessable") if k in last},
@@ -67,7 +67,6 @@ def promote(settings: Settings, version: str, reason: str) -> dict:
     _record_everywhere(settings, version, entry)
     set_champion(settings.models_dir, version)
     set_champion_alias(settings, version)
-    del model
     return entry
 
 

@@ -44,10 +44,8 @@ def comparators(models_dir: Path, X: np.ndarray) -> tuple[list[Comparator], str 
     """(champion and reference comparators, the champion's version); none before a first
     promotion. A pointer to a champion that is gone is a comparator with a problem."""
     out = []
-    champion = champion_path(models_dir)
-    pointer = models_dir / "CHAMPION"
-    champion_version = champion.name if champion is not None else (
-        pointer.read_text().strip() if pointer.exists() else None)
+    champion = champion_path(models_dir)  # from the pointer, whether or not its export exists
+    champion_version = champion.name if champion is not None else None
     if champion_version is not None:
         out.append(_score("champion", champion_version, models_dir, X))
     reference = reference_version(models_dir)

@@ -39,18 +39,11 @@ class HorizonWeights:
     train: np.ndarray
 
     @classmethod
-    def from_prepared(cls, prep, *, seed: int) -> HorizonWeights:
-        from training.prepare import censoring_covariates, fit_censoring, with_risk_score
-
+    def from_prepared(cls, prep) -> HorizonWeights:
+        """From the censoring model `prepare` fitted on the train part (never refitted)."""
         ts, split = prep.ts, prep.split
         time_days = ts.frame["time_days"].to_numpy(dtype=float)
-        if prep.censoring is not None and prep.censoring_Z is not None:  # fitted by prepare
-            model, Z = prep.censoring, prep.censoring_Z
-        else:
-            mature = ts.frame["mature"].to_numpy(bool)
-            Z = with_risk_score(censoring_covariates(ts), prep.X, prep.y, prep.known, mature,
-                                split.train, seed)
-            model = fit_censoring(Z, time_days, prep.known, mature, split.train, split.valid)
+        model, Z = prep.censoring, prep.censoring_Z
         return cls(time_days, ts.frame["event_observed"].to_numpy(dtype=bool),
                    lambda rows, days: model.survival(Z.iloc[rows], days), split.train)
 

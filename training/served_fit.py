@@ -39,7 +39,7 @@ def fit_served(model: RiskModel, prep, *, seed: int) -> ServedFit:
     p = model.predict_proba(prep.X)
     va = prep.rows(split.valid)
     venn = VennAbers.fit(p[va], prep.y[va], prep.weights[va], seed=seed)
-    curve = fit_risk_curve(p, HorizonWeights.from_prepared(prep, seed=seed), valid=split.valid)
+    curve = fit_risk_curve(p, HorizonWeights.from_prepared(prep), valid=split.valid)
     ood = MahalanobisCheck.fit(prep.X[split.train], prep.X[split.valid])
     te = split.test
     y, w = prep.y[te], prep.weights[te]

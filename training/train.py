@@ -84,14 +84,20 @@ def run_gates(prep: Prepared, test: TestPart, p_test: np.ndarray, settings: Sett
     return report, champion_version
 
 
+def _artifact(path: Path, settings: Settings, version: str, fitted: FittedModel, ranges: dict,
+              **rest: Any) -> str:
+    """export_artifact with what every export of this run shares (staged, final, refused)."""
+    return export_artifact(path, name=settings.model_name, version=version,
+                           booster=fitted.booster, calibrator=fitted.calibrator,
+                           bands=RISK_BANDS, training_ranges=ranges, **rest)
+
+
 def _stage(settings: Settings, run_id: str, version: str, fitted: FittedModel,
            ranges: dict) -> RiskModel:
     """The candidate as the service would load it (calibrated, checksummed), in a scratch dir."""
     staging = settings.models_dir / f".candidate-{run_id}"
     staging.parent.mkdir(parents=True, exist_ok=True)
-    export_artifact(staging, name=settings.model_name, version=version, booster=fitted.booster,
-                    calibrator=fitted.calibrator, bands=RISK_BANDS, training_ranges=ranges,
-                    metrics={}, model_card="pending\n")
+    _artifact(staging, settings, version, fitted, ranges, metrics={}, model_card="pending\n")
     candidate = RiskModel.load(staging)
     shutil.rmtree(staging)
     return candidate
@@ -117,13 +123,11 @@ def _export(settings: Settings, version: str, run_id: str, seed: int, prep: Prep
             data_info: dict, engine: str, served: ServedFit) -> str:
     """models/<version>/ with the risk curve and ensemble; returns the artifact's sha256."""
     final = settings.models_dir / version
-    export_artifact(final, name=settings.model_name, version=version, booster=fitted.booster,
-                    calibrator=fitted.calibrator, bands=RISK_BANDS, training_ranges=ranges,
-                    metrics=metrics, model_card=card,
-                    extra={"run_id": run_id, "seed": seed, "split": "patient-grouped 60/20/20",
-                           **data_info},
-                    extra_files={TRIPOD_CHECKLIST.name: TRIPOD_CHECKLIST.read_text(),
-                                 **served.files()})
+    _artifact(final, settings, version, fitted, ranges, metrics=metrics, model_card=card,
+              extra={"run_id": run_id, "seed": seed, "split": "patient-grouped 60/20/20",
+                     **data_info},
+              extra_files={TRIPOD_CHECKLIST.name: TRIPOD_CHECKLIST.read_text(),
+                           **served.files()})
     client = None
     if engine == "dask":
         from compute.dask_client import get_client
@@ -224,13 +228,11 @@ def train(data_dir: Path, settings: Settings, *, seed: int, params: FitParams,
                     version, sha, run_id, report, metrics, champion_version, event="escalation",
                     reason="gates escalated: a person decides with `make promote`"))
         else:  # refused: never in models/, but `make evaluate VERSION=n` can still report it
-            export_artifact(settings.var_dir / "candidates" / version, name=settings.model_name,
-                            version=version, booster=fitted.booster,
-                            calibrator=fitted.calibrator, bands=RISK_BANDS,
-                            training_ranges=ranges, metrics=metrics, model_card=card,
-                            extra={"run_id": run_id, "seed": seed, "decision": "refuse",
-                                   "split": "patient-grouped 60/20/20", **data_info},
-                            extra_files=served.files())
+            _artifact(settings.var_dir / "candidates" / version, settings, version, fitted,
+                      ranges, metrics=metrics, model_card=card,
+                      extra={"run_id": run_id, "seed": seed, "decision": "refuse",
+                             "split": "patient-grouped 60/20/20", **data_info},
+                      extra_files=served.files())
         mlflow.set_tags({"promoted": str(decision == "promote").lower(), "decision": decision})
     result["seconds"]["total"] = time.perf_counter() - t0
     return result

@@ -80,7 +80,7 @@ def test_curve_is_calibrated_on_non_weibull_relapse_times(model, tmp_path_factor
               "--relapse-time", "loglogistic"])
     prep = prepare(out, seed=COHORT_SEED, verbose=False)
     p = model.predict_proba(prep.X)
-    weights = HorizonWeights.from_prepared(prep, seed=COHORT_SEED)
+    weights = HorizonWeights.from_prepared(prep)
     curve = fit_risk_curve(p, weights, valid=prep.split.valid)
     truth = load_oracle(out).reindex(prep.ts.frame.index)["true_probability_180d"].to_numpy()
     cal = curve_calibration(curve, p, weights, test=prep.split.test, true_p180=truth,

@@ -96,12 +96,6 @@ def slope(W: np.ndarray, y: np.ndarray, p: np.ndarray, iterations: int = 12) -> 
     return beta[:, 1]
 
 
-def fnr_at(W: np.ndarray, y: np.ndarray, p: np.ndarray, cut: float) -> np.ndarray:
-    """Share of (weighted) relapses predicted below `cut`."""
-    W = _2d(W)
-    return _ratio(W @ (y * (p < cut)), W @ y)
-
-
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 METRICS: dict[str, Metric] = {"auroc": auroc, "ece": ece, "calibration_slope": slope,
                               "calibration_in_the_large": citl}

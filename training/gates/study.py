@@ -42,7 +42,6 @@ import pandas as pd
 from scipy.stats import binomtest
 from tqdm import tqdm
 
-from features.spec import FEATURE_NAMES
 from riskmodel.calibration import logit, sigmoid
 from riskmodel.venn_abers import VennAbers
 from synthetic.__main__ import write_cohort
@@ -50,12 +49,12 @@ from synthetic.cohort import generate
 from synthetic.effects import DISPARITY_DEFAULT_GROUP, Effects
 from training.bands import RISK_BANDS, band_facts, low_band_is_low
 from training.baselines import LogisticBaseline
-from training.censoring import CensoringModel, RiskScore, censoring_frame, fit_risk_score
+from training.censoring import CensoringModel, RiskScore
 from training.dataset import TrainingSet, load_oracle, load_training_set
 from training.fit import FitParams, fit_model
 from training.gates import Comparator, GateReport, GateResult, evaluate, spec
 from training.gates import draws as d
-from training.prepare import censoring_covariates, fit_censoring, prepare_from_set
+from training.prepare import censoring_covariates, prepare_from_set
 from training.uncertainty_check import venn_abers_gate
 from training.validation.subgroups import subgroup_columns
 
@@ -86,21 +85,13 @@ def _fit(data_dir: Path, seed: int) -> Fitted:
                        prep.weights[va], params=FitParams(), seed=seed)
     rows = np.concatenate([tr, va])
     lr = LogisticBaseline().fit(prep.X[rows], prep.y[rows], prep.weights[rows])
-    mature = ts.frame["mature"].to_numpy(bool)
-    score, z_score = fit_risk_score(prep.X, prep.y, prep.known & mature, prep.split.train, seed)
-    Z = censoring_covariates(ts).assign(risk_score=z_score)
-    censoring = fit_censoring(Z, ts.frame["time_days"].to_numpy(float), prep.known, mature,
-                              prep.split.train, prep.split.valid)
-    t = prep.split.train
-    cap = censoring.weights(Z.iloc[t], ts.frame["time_days"].to_numpy(float)[t],
-                            prep.known[t]).truncated_at
-
     def predict(X: np.ndarray) -> np.ndarray:
         margin = fitted.booster.inplace_predict(X, predict_type="margin", missing=np.nan)
         return sigmoid(fitted.calibrator.log_odds(margin))
 
     venn = VennAbers.fit(predict(prep.X[va]), prep.y[va], prep.weights[va], seed=seed)
-    return Fitted(predict, lr, censoring, score, cap, venn)
+    # The censoring model, its score and cap are the ones prepare fitted for these weights.
+    return Fitted(predict, lr, prep.censoring, prep.risk_score, prep.ipcw_cap, venn)
 
 
 def with_served_gates(report: GateReport, fitted: Fitted, c: TestCohort, p: np.ndarray,
@@ -131,9 +122,7 @@ def _test_cohort(data_dir: Path, fitted: Fitted) -> TestCohort:
     assert oracle is not None
     truth = oracle.reindex(ts.frame.index)
     known = ts.labelled & ts.frame["mature"].to_numpy(bool)
-    Z = censoring_frame(ts.X, FEATURE_NAMES, site=ts.frame["site"].to_numpy(),
-                        course_end=ts.frame["course_end_date"].to_numpy("datetime64[D]"))
-    Z = Z.assign(risk_score=fitted.score.log_odds(ts.X))
+    Z = censoring_covariates(ts).assign(risk_score=fitted.score.log_odds(ts.X))
     w = fitted.censoring.weights(Z, ts.frame["time_days"].to_numpy(float), known,
                                  cap=fitted.cap).weights
     return TestCohort(ts.X, ts.y.astype(float), w, ts.frame["patient_id"].to_numpy(),

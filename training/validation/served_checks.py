@@ -55,7 +55,7 @@ def served_checks(model: RiskModel, prep, data_dir: Path, true_p: np.ndarray | N
     family = relapse_time_family(data_dir)
     out: dict = {"source": source, "n_test": int(len(te)),
                  "venn_abers": venn_abers_deciles(p0, p1, y, w, tp),
-                 "curve": curve_calibration(curve, p, HorizonWeights.from_prepared(prep, seed=seed),
+                 "curve": curve_calibration(curve, p, HorizonWeights.from_prepared(prep),
                                             test=te, true_p180=true_p, family=family)}
     draws = independent_draws(prep.X[tr], len(te), seed + OOD_DRAW_SEED)
     out["ood"] = {"threshold_quantile": 0.995, "held_out_flagged": float(ood.flags(prep.X[te]).mean()),
