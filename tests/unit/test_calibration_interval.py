@@ -74,3 +74,12 @@ def test_newton_fits_equal_scikit_learn():
         ref = LogisticRegression(C=np.inf, fit_intercept=False, max_iter=5000, tol=1e-10)
         ref.fit(X, y, sample_weight=W[r])
         np.testing.assert_allclose(sigmoid(X @ ours[r]), ref.predict_proba(X)[:, 1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_interval_covers_the_true_calibration_curve_at_its_level(tmp_path):
+    """Pooled over 20 calibration parts (seeds 4001-4020): training/validation/interval_coverage.py."""
+    from training.validation.interval_coverage import MIN_COVERAGE, coverage
+
+    r = coverage(20)
+    assert r["coverage"] >= MIN_COVERAGE, r["by_decile"]

@@ -81,7 +81,7 @@ class Fitted:
     cap: float
 
 
-def _fit(data_dir: Path, seed: int) -> Fitted:
+def fit_healthy(data_dir: Path, seed: int) -> Fitted:
     ts = load_training_set(data_dir, verbose=False)
     prep = prepare_from_set(ts, seed=seed)
     tr, va = prep.rows(prep.split.train), prep.rows(prep.split.valid)
@@ -119,7 +119,7 @@ class TestCohort:
     disparity: np.ndarray
 
 
-def _test_cohort(data_dir: Path, fitted: Fitted) -> TestCohort:
+def scored_cohort(data_dir: Path, fitted: Fitted) -> TestCohort:
     ts: TrainingSet = load_training_set(data_dir, verbose=False)
     oracle = load_oracle(data_dir)
     assert oracle is not None
@@ -169,7 +169,7 @@ def _disparity(seed: int, fits: dict[str, Fitted], tmp: Path,
                min_assessable: int | None) -> dict:
     effects = Effects().with_disparity(DISPARITY_DEFAULT_GROUP)
     write_cohort(generate(DISPARITY_TEST_N, seed, effects), tmp / "disparity")
-    cd = _test_cohort(tmp / "disparity", fits["disparity"])
+    cd = scored_cohort(tmp / "disparity", fits["disparity"])
     pdisp = fits["disparity"].predict(cd.X)
     rd = evaluate(cd.y, cd.w, cd.patients, pdisp, cd.attributes,
                   [Comparator("logistic", "logistic regression",
@@ -184,7 +184,7 @@ def _calibration_intervals(seed: int, fit: Fitted, tmp: Path) -> dict[str, Calib
     gate must tolerate, so every replicate draws its own."""
     cal_seed = seed + CALIBRATION_SEED_OFFSET
     write_cohort(generate(CALIBRATION_N, cal_seed), tmp / "calibration")
-    cc = _test_cohort(tmp / "calibration", fit)
+    cc = scored_cohort(tmp / "calibration", fit)
     return {name: CalibrationInterval.fit(p, cc.y, cc.w, cc.patients, seed=cal_seed)
             for name, p in (("fit", fit.predict(cc.X)), ("truth", cc.true_p))}
 
@@ -210,7 +210,7 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
     if disparity_only:
         return {"disparity": _disparity(seed, fits, tmp, min_assessable)}
     write_cohort(generate(TEST_N, seed), tmp / "plain")
-    c = _test_cohort(tmp / "plain", fits["a"])
+    c = scored_cohort(tmp / "plain", fits["a"])
     if healthy_only:
         return _healthy(seed, fits, c, tmp)
     out: dict[str, dict] = {}
@@ -364,7 +364,7 @@ def study(replicates: int, seed0: int, *, power_only: bool = False,
                     or (healthy_only and name == "disparity")):
                 continue
             write_cohort(generate(TRAIN_N, seed, effects), tmp / f"train_{name}")
-            fits[name] = _fit(tmp / f"train_{name}", seed)
+            fits[name] = fit_healthy(tmp / f"train_{name}", seed)
         seeds = list(range(seed0, seed0 + replicates))
         results = [run_replicate(s, fits, tmp, power_only=power_only,
                                  min_assessable=min_assessable, disparity_only=disparity_only,
