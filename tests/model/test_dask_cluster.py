@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from config import Settings
 from riskmodel.predictor import RiskModel
 from training.extras import ENSEMBLE_MEMBERS
 
@@ -141,7 +142,11 @@ def test_training_and_batch_scoring_run_on_the_cluster(cluster, small_cohort, tm
     assert len(workers) == 2
     # docs/deployment.md: client, scheduler and workers run the same versions (raises if not)
     client.get_versions(check=True, packages=["xgboost-cpu", "relapse-risk"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    # Nothing of the caller's settings (MODELS_DIR, VAR_DIR, AUDIT_*, MLFLOW_TRACKING_URI, ...)
+    # reaches the jobs: they see only this test's folders, never the project's champion or stores.
+    settings = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DASK_") and k.upper() not in settings}
     env.update(DASK_SCHEDULER=cluster["address"], ENGINE="dask",
                MODELS_DIR=str(tmp_path / "models"), VAR_DIR=str(tmp_path / "var"),
                REPORTS_DIR=str(tmp_path / "reports"), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
@@ -173,6 +178,7 @@ def test_training_and_batch_scoring_run_on_the_cluster(cluster, small_cohort, tm
     model = RiskModel.load(model_dir)  # every sha256 checked, as serving does
     assert model.artifact.version == version
     assert result["metrics"]["auroc"] > 0.6
+
     def peak_rss_mib() -> float:  # nested: pickled by value, the workers cannot import tests/
         import resource
 
