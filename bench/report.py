@@ -6,7 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
-from bench.targets import issue_16_rows, latency_rows, render
+from bench.targets import audit_figure, issue_16_rows, latency_rows, render
 
 TARGETS = (
     # (name, how to read it, limit, direction)
@@ -209,13 +209,13 @@ def _md(r: dict, plots: list[str]) -> str:
         L += ["", "## Audit cost per event (bench.audit_store.measure)", ""]
         for backend in ("sqlite", "postgres"):
             got = audit.get(backend)
-            if isinstance(got, dict) and "median" in got:
-                L.append(f"- {backend}: {got['median']:.0f} us per event (min "
-                         f"{got.get('min', got['median']):.0f}, max "
-                         f"{got.get('max', got['median']):.0f})")
+            fig = audit_figure(got)
+            if fig is not None:
+                L.append(f"- {backend}: {fig[0]:.0f} us per event (min {fig[1]:.0f}, max "
+                         f"{fig[2]:.0f}, {fig[3]} rounds)")
             else:
-                why = audit.get("skipped") or (got or {}).get("skipped") if isinstance(
-                    got, dict | type(None)) else got
+                why = audit.get("skipped") or (got.get("skipped") if isinstance(got, dict)
+                                               else None)
                 L.append(f"- {backend}: not measured ({why or 'no figure returned'})")
     shap = r.get("shap_engine") or {}
     if shap:

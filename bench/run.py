@@ -80,18 +80,20 @@ def batch(sizes: list[int], seed: int, model: Path, job_sizes: list[int]) -> dic
     return out
 
 
-def audit_cost(pg_url: str, rounds: int, model_dir: Path) -> dict:
-    """Per-event audit cost from `bench.audit_store.measure(pg_url, rounds)` (SQLite and
+def audit_cost(pg_url: str, rounds: int, model_dir: Path, data_dir: Path) -> dict:
+    """Per-event audit cost from `bench.audit_store.measure(pg_url, rounds, ...)` (SQLite and
     PostgreSQL, microseconds: median, min, max), in its own process; a 'skipped' reason
     when that function is missing or fails."""
     code = ("import json, sys\n"
+            "from pathlib import Path\n"
             "try:\n    from bench.audit_store import measure\n"
             "except ImportError as exc:\n"
             "    print('BENCH ' + json.dumps({'skipped': 'bench.audit_store.measure is not "
             "there yet (' + str(exc)[:100] + ')'})); sys.exit(0)\n"
-            "print('BENCH ' + json.dumps(measure(sys.argv[1], int(sys.argv[2]))))\n")
-    env = {"MODELS_DIR": str(model_dir.parent), "MODEL_VERSION": model_dir.name}
-    m = run_measured([PY, "-c", code, pg_url, str(rounds)], env=env, timeout=600)
+            "print('BENCH ' + json.dumps(measure(sys.argv[1], int(sys.argv[2]), "
+            "model_dir=Path(sys.argv[3]), data_dir=Path(sys.argv[4]))))\n")
+    m = run_measured([PY, "-c", code, pg_url, str(rounds), str(model_dir), str(data_dir)],
+                     timeout=600)
     try:
         return {**step_json(m), "command": m.command}
     except (RuntimeError, ValueError):
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         report["shap_engine"] = shap_engine(model_dir, _data(10_000, args.seed))
     if "audit" not in args.skip:
         print("[bench] audit cost per event (bench.audit_store.measure)", flush=True)
-        report["audit_store"] = audit_cost(args.pg_url, args.rounds, model_dir)
+        report["audit_store"] = audit_cost(args.pg_url, args.rounds, model_dir,
+                                           _data(10_000, args.seed))
     if "serve" not in args.skip:
         from bench.serving_load import run as serving_run
 

@@ -93,17 +93,30 @@ def _row(target: Target, values: list[float], missing: str) -> Row:
     return Row(target, m, lo, hi, len(values))
 
 
+def audit_figure(got: Any) -> tuple[float, float, float, int] | None:
+    """(median, min, max, rounds) of one backend of `bench.audit_store.measure`, whose
+    median is `us_per_event` and `rounds` the per-round list; None when not measured."""
+    if not isinstance(got, dict):
+        return None
+    median = got.get("us_per_event", got.get("median"))
+    if median is None:
+        return None
+    rounds = got.get("rounds")
+    n = len(rounds) if isinstance(rounds, list) else int(rounds or 0)
+    return float(median), float(got.get("min", median)), float(got.get("max", median)), n
+
+
 def _audit_row(target: Target, audit: dict[str, Any] | None, backend: str) -> Row:
     if not audit:
         return Row(target, None, None, None, 0, "audit measurement not run")
     if "skipped" in audit:
         return Row(target, None, None, None, 0, str(audit["skipped"]))
     got = audit.get(backend)
-    if not isinstance(got, dict) or got.get("median") is None:
-        reason = (got or {}).get("skipped") if isinstance(got, dict) else None
+    figure = audit_figure(got)
+    if figure is None:
+        reason = got.get("skipped") if isinstance(got, dict) else None
         return Row(target, None, None, None, 0, str(reason or f"no {backend} figure returned"))
-    return Row(target, float(got["median"]), float(got.get("min", got["median"])),
-               float(got.get("max", got["median"])), int(got.get("rounds", 0) or 0))
+    return Row(target, *figure)
 
 
 def issue_16_rows(report: dict[str, Any]) -> list[Row]:

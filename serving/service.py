@@ -81,8 +81,8 @@ class RelapseRiskService:
     def __init__(self) -> None:
         settings = get_settings()
         startup_checks(settings)  # before any key or store is opened
-        one_blas_thread()
         model = served_model()
+        one_blas_thread()  # once the model's libraries are loaded
         # Opens an existing store or stops the service with the reason (a missing key, no
         # checkpoint chain, a replaced store): it never creates one (`make audit-init`).
         audit = AuditStore(settings.audit_url)

@@ -9,9 +9,11 @@ shared 2 cores the out-of-distribution check of a 100-course request (a 100 x 26
 
 from __future__ import annotations
 
+import numpy  # noqa: F401  (loads OpenBLAS: threadpoolctl limits only loaded libraries)
 from threadpoolctl import threadpool_limits
 
 
 def one_blas_thread() -> None:
-    """Limit BLAS to one thread in this process, from now on (not a context: it stays)."""
+    """Limit every BLAS loaded so far to one thread, from now on (not a context: it stays).
+    Called once the model (and whatever BLAS it brings) is loaded."""
     threadpool_limits(limits=1, user_api="blas")
