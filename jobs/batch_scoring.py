@@ -102,21 +102,63 @@ def top_factor_column(values: np.ndarray, contributions: np.ndarray,
     return pa.ListArray.from_arrays(pa.array(offsets), structs)
 
 
+_FACTORS = pa.list_(pa.struct([("feature", pa.string()), ("value", pa.float64()),
+                               ("shap_log_odds", pa.float64()), ("direction", pa.string())]))
+
+
+def _field(name: str, kind: pa.DataType, meaning: str) -> pa.Field:
+    return pa.field(name, kind, metadata={"meaning": meaning})
+
+
+# Each column means what the same field of /score means (serving/schemas.py); a column is
+# null where the version has no such part.
 OUTPUT_SCHEMA = pa.schema([
-    ("course_id", pa.string()), ("relapse_probability_180d", pa.float64()),
-    ("risk_band", pa.string()), ("base_log_odds", pa.float64()),
-    ("top_factors", pa.list_(pa.struct([("feature", pa.string()), ("value", pa.float64()),
-                                        ("shap_log_odds", pa.float64()),
-                                        ("direction", pa.string())]))),
-    ("model_version", pa.string()),
+    _field("course_id", pa.string(), "the course scored"),
+    _field("relapse_probability_180d", pa.float64(),
+           "calibrated probability of a first heavy drinking day within 180 days of course end"),
+    _field("risk_band", pa.string(), "band cut at a stated harm:benefit ratio"),
+    _field("base_log_odds", pa.float64(),
+           "base + sum of all contributions = logit(probability)"),
+    _field("top_factors", _FACTORS, "the five largest SHAP contributions: associations, not causes"),
+    _field("calibration_interval_low", pa.float64(),
+           "with 95% confidence, among courses given this probability the 180-day relapse rate "
+           "is at least this (calibration curve on the validation part; not this patient's risk)"),
+    _field("calibration_interval_high", pa.float64(), "upper limit of that interval"),
+    _field("band_observed_relapse_rate", pa.float64(),
+           "IPCW relapse rate of the course's band on the model's test part"),
+    _field("band_observed_low", pa.float64(), "lower 95% limit of the band's observed rate"),
+    _field("band_observed_high", pa.float64(), "upper 95% limit of the band's observed rate"),
+    _field("relapse_risk_30d", pa.float64(), "model-based cumulative risk by day 30"),
+    _field("relapse_risk_90d", pa.float64(), "model-based cumulative risk by day 90"),
+    _field("model_version", pa.string(), "the model version that scored the course"),
+    _field("warning", pa.string(), "set while the model was not trained on real records: the "
+           "score is not for patient care"),
 ])
 
 
-def output_table(chunk: ScoredChunk, model_version: str) -> pa.Table:
+def output_table(chunk: ScoredChunk, model: RiskModel) -> pa.Table:
     e = chunk.explained
     n = len(chunk)
+    p = e.probability
+    served = model.served
+    missing = pa.nulls(n, pa.float64())
+    low = high = missing
+    if served.calibration is not None:
+        lo, hi = served.calibration.bounds(p)
+        low, high = pa.array(lo), pa.array(hi)
+    band_cols = [missing] * 3
+    if served.bands:
+        facts = [served.bands.get(b) for b in chunk.bands]
+        band_cols = [pa.array([None if f is None else getattr(f, k) for f in facts],
+                              pa.float64()) for k in ("observed_rate", "low", "high")]
+    r30 = r90 = missing
+    if served.curve is not None:
+        risks = served.curve.risks(p)
+        days = list(served.curve.days)
+        r30, r90 = pa.array(risks[:, days.index(30)]), pa.array(risks[:, days.index(90)])
     return pa.Table.from_arrays(
-        [pa.array(chunk.features.course_ids, pa.string()), pa.array(e.probability),
+        [pa.array(chunk.features.course_ids, pa.string()), pa.array(p),
          pa.array(chunk.bands, pa.string()), pa.array(e.base_log_odds),
-         top_factor_column(chunk.features.matrix, e.contributions),
-         pa.array([model_version] * n, pa.string())], schema=OUTPUT_SCHEMA)
+         top_factor_column(chunk.features.matrix, e.contributions), low, high, *band_cols,
+         r30, r90, pa.array([model.artifact.version] * n, pa.string()),
+         pa.array([served.care_warning] * n, pa.string())], schema=OUTPUT_SCHEMA)

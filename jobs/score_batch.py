@@ -122,7 +122,7 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
             for k, scored in (scorer or _score_here)(model, records):
                 t_start = t
                 t_scored = timer.add("score", t)
-                writer.write_table(output_table(scored, model.artifact.version))
+                writer.write_table(output_table(scored, model))
                 t = timer.add("write", t_scored)
                 quarantined.update(scored.quarantined)
                 for r in scored.reasons.itertuples(index=False):

@@ -56,7 +56,7 @@ class RiskModel:
         self.explainer = make_explainer(self.booster)
         # Survival curve and bootstrap intervals, when the version has them (checksummed too).
         self.extras = load_extras(artifact.path)
-        # Venn-Abers pairs, anchored curve, OOD check, band facts, training data (issue 12).
+        # Calibration interval, anchored curve, OOD check, band facts, training data (issue 12).
         self.served = load_served_numbers(artifact.path)
         ranges = artifact.training_ranges
         self._lo = np.array([np.nan if ranges[n][0] is None else ranges[n][0] for n in FEATURE_NAMES])

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from riskmodel.bands import BandFacts, load_band_facts
+from riskmodel.calibration_interval import CalibrationInterval
 from riskmodel.ood import MahalanobisCheck
 from riskmodel.risk_curve import RiskCurve
-from riskmodel.venn_abers import VennAbers
 
 TRAINING_INFO_FILE = "training_info.json"
 NOT_FOR_CARE = ("Trained on synthetic data: this score is a demonstration and is not for "
@@ -24,7 +24,7 @@ UNVALIDATED = ("The training data of this model version is not recorded: this sc
 
 @dataclass(frozen=True)
 class ServedNumbers:
-    venn_abers: VennAbers | None
+    calibration: CalibrationInterval | None
     curve: RiskCurve | None
     ood: MahalanobisCheck | None
     bands: dict[str, BandFacts] | None
@@ -48,7 +48,7 @@ def training_data_of(path: Path) -> str:
 def load_served_numbers(path: Path) -> ServedNumbers:
     """Load after `load_artifact(path)` has verified the manifest."""
     return ServedNumbers(
-        VennAbers.load(path) if VennAbers.exists(path) else None,
+        CalibrationInterval.load(path) if CalibrationInterval.exists(path) else None,
         RiskCurve.load(path) if RiskCurve.exists(path) else None,
         MahalanobisCheck.load(path) if MahalanobisCheck.exists(path) else None,
         load_band_facts(path), training_data_of(path))

@@ -73,13 +73,18 @@ class InputWarning(BaseModel):
     message: str
 
 
-class CalibrationRange(BaseModel):
-    """Venn-Abers pair: among courses given a pair like this one, the relapse rate within
-    180 days lies between low and high (calibrated on the validation part, IPCW-weighted,
-    so approximate); it is not a range for this patient's own risk."""
+class CalibrationInterval(BaseModel):
+    """With confidence `level`, among courses given this probability the relapse rate within
+    180 days lies between low and high: the calibration curve at this probability, estimated
+    on the validation part (IPCW-weighted, so approximate). Not a range for this patient's
+    own risk."""
 
-    low: float = Field(ge=0, le=1, description="Venn-Abers p0")
-    high: float = Field(ge=0, le=1, description="Venn-Abers p1")
+    low: float = Field(ge=0, le=1, description="lower confidence limit of the relapse rate "
+                       "among courses given this probability")
+    high: float = Field(ge=0, le=1, description="upper confidence limit of that rate")
+    level: float = Field(gt=0, lt=1, description="confidence level, e.g. 0.95")
+    n_courses: int = Field(ge=0, description="labelled validation courses the curve was "
+                           "estimated on")
 
 
 class BandObserved(BaseModel):
@@ -104,10 +109,11 @@ class Prediction(BaseModel):
     base_log_odds: float = Field(description="base + sum of all contributions = logit(probability)")
     input_warnings: list[InputWarning] = Field(description="Missing inputs, inputs outside the "
                                                "training range, an unusual combination")
-    calibration_range: CalibrationRange | None = Field(
-        None, description="Venn-Abers pair: among courses given a pair like this one, the "
-        "relapse rate within 180 days lies between low and high (approximate under censoring); "
-        "not a range for this patient's own risk. Absent for versions without one")
+    calibration_interval: CalibrationInterval | None = Field(
+        None, description="With confidence `level`, among courses given this probability the "
+        "relapse rate within 180 days lies between low and high (the calibration curve, "
+        "approximate under censoring); not a range for this patient's own risk. Absent for "
+        "versions without one")
     band_observed: BandObserved | None = Field(
         None, description="The band's meaning and its observed relapse rate on the test part "
         "with a 95% interval; absent for versions without one")

@@ -8,7 +8,7 @@ from features.builder import FeatureBatch, build_features
 from features.requests import CourseRecord, course_batch_from_requests
 from riskmodel.artifact import RiskBand
 from riskmodel.predictor import Explained, RiskModel
-from serving.schemas import BandObserved, CalibrationRange, InputWarning, Prediction, TopFactor
+from serving.schemas import BandObserved, CalibrationInterval, InputWarning, Prediction, TopFactor
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,12 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
     p = explained.probability
     # The curve is anchored to the served probability: its 180-day value is p itself.
     curves = served.curve.curves(p) if served.curve is not None else None
-    pairs = served.venn_abers.pairs(p) if served.venn_abers is not None else None
+    cal = served.calibration
+    intervals = None
+    if cal is not None:
+        low, high = cal.bounds(p)
+        intervals = [CalibrationInterval(low=float(lo), high=float(hi), level=cal.level,
+                                         n_courses=cal.n_courses) for lo, hi in zip(low, high, strict=True)]
     unlike = model.unlike_training(features.matrix)
     facts = served.bands or {}
     band_observed = {name: BandObserved(meaning=f.meaning, observed_relapse_rate=f.observed_rate,
@@ -45,8 +50,7 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
             base_log_odds=float(explained.base_log_odds[i]),
             input_warnings=[InputWarning(**vars(w))
                             for w in model.input_warnings(row, bool(unlike[i]))],
-            calibration_range=None if pairs is None else CalibrationRange(
-                low=float(pairs[0][i]), high=float(pairs[1][i])),
+            calibration_interval=None if intervals is None else intervals[i],
             band_observed=band_observed.get(bands[i]),
             relapse_risk_curve=None if curves is None else curves[i],
         ))

@@ -69,7 +69,7 @@ def run_gates(prep: Prepared, test: TestPart, p_test: np.ndarray, settings: Sett
               seed: int, served: ServedFit | None = None) -> tuple[GateReport, str | None]:
     """The candidate against logistic regression fitted on the same training rows, the
     champion and the reference, paired on the test part; plus the served extras' own gates
-    (the observable Venn-Abers check, the band-naming rule)."""
+    (the observable calibration-interval check, the band-naming rule)."""
     rows = np.concatenate([prep.rows(prep.split.train), prep.rows(prep.split.valid)])
     logistic = LogisticBaseline().fit(prep.X[rows], prep.y[rows], prep.weights[rows])
     versions, champion_version = comparators(settings.models_dir, test.X)

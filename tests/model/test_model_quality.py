@@ -95,7 +95,7 @@ def test_gates_read_interval_bounds_and_judge_subgroups(trained):
     gates = {g["name"]: g["detail"] for g in trained["gates"]}
     # The fixture is a first promotion: no champion or reference yet, logistic regression is.
     assert set(gates) == {"auroc_floor", "calibration_error", "calibration_slope", "vs_logistic",
-                          "subgroups", "venn_abers_calibration", "low_band_is_low"}
+                          "subgroups", "calibration_interval", "low_band_is_low"}
     assert trained["decision"] == "promote"
     assert "lower bound" in gates["auroc_floor"] and "upper bound" in gates["calibration_error"]
     m = trained["metrics"]

@@ -205,3 +205,25 @@ def test_batch_output_quarantine_and_audit_db_are_private(job, subset_dir, tmp_p
     written = _whole_file(subset_dir).write_quarantine(tmp_path / "validate")
     assert written and {mode(p) for p in written} == {0o600}
     assert mode(tmp_path / "validate") == 0o700
+
+
+def test_served_number_columns_mean_what_score_serves(job, model):
+    """Calibration interval, band facts, risk curve and the synthetic-data warning: the
+    same numbers /score puts in its answer (serving/scoring.py), column by column."""
+    table = pq.read_table(job["out"])
+    assert "not for patient care" in table.schema.field("warning").metadata[b"meaning"].decode()
+    df = table.to_pandas()
+    p = df["relapse_probability_180d"].to_numpy()
+    low, high = model.served.calibration.bounds(p)
+    np.testing.assert_allclose(df["calibration_interval_low"], low)
+    np.testing.assert_allclose(df["calibration_interval_high"], high)
+    risks = model.served.curve.risks(p)
+    np.testing.assert_allclose(df[["relapse_risk_30d", "relapse_risk_90d"]], risks[:, :2])
+    assert (df["relapse_risk_30d"] <= df["relapse_risk_90d"]).all()
+    assert (df["relapse_risk_90d"] <= df["relapse_probability_180d"] + 1e-9).all()
+    for band, rows in df.groupby("risk_band"):
+        facts = model.served.bands[band]
+        assert (rows["band_observed_relapse_rate"] == facts.observed_rate).all()
+        assert (rows["band_observed_low"] == facts.low).all()
+    assert (df["warning"] == model.served.care_warning).all()
+    assert "not for patient care" in df["warning"].iloc[0]

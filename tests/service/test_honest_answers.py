@@ -39,8 +39,8 @@ def test_score_answer_carries_meaning_and_warning(server):
     assert list(curve) == ["30", "90", "180"]
     assert curve["180"] == pytest.approx(p, abs=1e-6)
     assert curve["30"] <= curve["90"] <= curve["180"]
-    pair = pred["calibration_range"]
-    assert 0 <= pair["low"] <= pair["high"] <= 1
+    ci = pred["calibration_interval"]
+    assert 0 <= ci["low"] <= ci["high"] <= 1 and ci["level"] == 0.95 and ci["n_courses"] > 0
     band = pred["band_observed"]
     assert band["low"] <= band["observed_relapse_rate"] <= band["high"] and band["meaning"]
     assert "interval" not in pred

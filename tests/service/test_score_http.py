@@ -95,10 +95,10 @@ def test_served_predictions_are_in_the_audit_chain(server, project_settings, mon
         assert store.verify().ok
 
 
-def test_each_prediction_carries_a_calibration_range_and_a_risk_curve(server):
+def test_each_prediction_carries_a_calibration_interval_and_a_risk_curve(server):
     pred = post(server, example_request()).json()["predictions"][0]
-    pair, curve = pred["calibration_range"], pred["relapse_risk_curve"]
-    assert 0 <= pair["low"] <= pair["high"] <= 1  # Venn-Abers: no level, not an interval
+    ci, curve = pred["calibration_interval"], pred["relapse_risk_curve"]
+    assert 0 <= ci["low"] <= ci["high"] <= 1 and ci["level"] == 0.95
     days = sorted(curve, key=int)
     assert {"30", "90", "180"} <= set(days)
     risks = [curve[d] for d in days]

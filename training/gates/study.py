@@ -43,7 +43,7 @@ from scipy.stats import binomtest
 from tqdm import tqdm
 
 from riskmodel.calibration import logit, sigmoid
-from riskmodel.venn_abers import VennAbers
+from riskmodel.calibration_interval import CalibrationInterval
 from synthetic.__main__ import write_cohort
 from synthetic.cohort import generate
 from synthetic.effects import DISPARITY_DEFAULT_GROUP, Effects
@@ -55,11 +55,16 @@ from training.fit import FitParams, fit_model
 from training.gates import Comparator, GateReport, GateResult, evaluate, spec
 from training.gates import draws as d
 from training.prepare import censoring_covariates, prepare_from_set
-from training.uncertainty_check import venn_abers_gate
+from training.uncertainty_check import calibration_interval_gate
 from training.validation.subgroups import subgroup_columns
 
 TRAIN_N, TEST_N, DISPARITY_TEST_N = 20_000, 5_000, 15_000
-EVALUATION_SEED0, DESIGN_SEED0, DISPARITY_SEED0 = 1001, 201, 2001
+# The validation part of a TRAIN_N cohort: what make train fits the calibration interval on.
+CALIBRATION_N = 4_000
+# 1001-1060 judged the gates before the served-number gates joined every healthy scenario;
+# with them the study runs on fresh seeds 3001-3060 (calibration cohorts: seed + 100000).
+EVALUATION_SEED0, DESIGN_SEED0, DISPARITY_SEED0 = 3001, 201, 2001
+CALIBRATION_SEED_OFFSET = 100_000
 GROUP_SIZES = (200, 400, 600, 800, 1000, 1400)
 SHIFT = 0.10
 TARGETS = {"healthy": ("promoted", 0.90), "degraded": ("refused", 0.95)}
@@ -74,10 +79,9 @@ class Fitted:
     censoring: CensoringModel
     score: RiskScore
     cap: float
-    venn: VennAbers  # fitted on the validation part, as make train fits the served pair
 
 
-def _fit(data_dir: Path, seed: int) -> Fitted:
+def fit_healthy(data_dir: Path, seed: int) -> Fitted:
     ts = load_training_set(data_dir, verbose=False)
     prep = prepare_from_set(ts, seed=seed)
     tr, va = prep.rows(prep.split.train), prep.rows(prep.split.valid)
@@ -89,16 +93,15 @@ def _fit(data_dir: Path, seed: int) -> Fitted:
         margin = fitted.booster.inplace_predict(X, predict_type="margin", missing=np.nan)
         return sigmoid(fitted.calibrator.log_odds(margin))
 
-    venn = VennAbers.fit(predict(prep.X[va]), prep.y[va], prep.weights[va], seed=seed)
     # The censoring model, its score and cap are the ones prepare fitted for these weights.
-    return Fitted(predict, lr, prep.censoring, prep.risk_score, prep.ipcw_cap, venn)
+    return Fitted(predict, lr, prep.censoring, prep.risk_score, prep.ipcw_cap)
 
 
-def with_served_gates(report: GateReport, fitted: Fitted, c: TestCohort, p: np.ndarray,
-                      seed: int) -> GateReport:
-    """The report plus make train's served-number gates (Venn-Abers deciles, low band)."""
-    p0, p1 = fitted.venn.pairs(p)
-    va = venn_abers_gate(p0, p1, c.y, c.w)
+def with_served_gates(report: GateReport, interval: CalibrationInterval, c: TestCohort,
+                      p: np.ndarray, seed: int) -> GateReport:
+    """The report plus make train's served-number gates (calibration interval, low band)."""
+    low, high = interval.bounds(p)
+    va = calibration_interval_gate(p, low, high, c.y, c.w)
     facts = band_facts(RISK_BANDS, p, c.y, c.w, c.patients, seed=seed)
     extra = [GateResult(va["name"], "pass" if va["passed"] else "refuse", va["detail"]),
              GateResult("low_band_is_low", "pass" if low_band_is_low(facts) else "refuse", "")]
@@ -116,7 +119,7 @@ class TestCohort:
     disparity: np.ndarray
 
 
-def _test_cohort(data_dir: Path, fitted: Fitted) -> TestCohort:
+def scored_cohort(data_dir: Path, fitted: Fitted) -> TestCohort:
     ts: TrainingSet = load_training_set(data_dir, verbose=False)
     oracle = load_oracle(data_dir)
     assert oracle is not None
@@ -166,7 +169,7 @@ def _disparity(seed: int, fits: dict[str, Fitted], tmp: Path,
                min_assessable: int | None) -> dict:
     effects = Effects().with_disparity(DISPARITY_DEFAULT_GROUP)
     write_cohort(generate(DISPARITY_TEST_N, seed, effects), tmp / "disparity")
-    cd = _test_cohort(tmp / "disparity", fits["disparity"])
+    cd = scored_cohort(tmp / "disparity", fits["disparity"])
     pdisp = fits["disparity"].predict(cd.X)
     rd = evaluate(cd.y, cd.w, cd.patients, pdisp, cd.attributes,
                   [Comparator("logistic", "logistic regression",
@@ -175,14 +178,30 @@ def _disparity(seed: int, fits: dict[str, Fitted], tmp: Path,
     return _outcome(rd, DISPARITY_DEFAULT_GROUP)
 
 
-def _healthy_all_gates(seed: int, fits: dict[str, Fitted], tmp: Path) -> dict:
-    write_cohort(generate(TEST_N, seed), tmp / "plain")
-    c = _test_cohort(tmp / "plain", fits["a"])
+def _calibration_intervals(seed: int, fit: Fitted, tmp: Path) -> dict[str, CalibrationInterval]:
+    """The served calibration interval of the fit and of the truth, each fitted on a fresh
+    cohort the size of make train's validation part: its sampling error is part of what the
+    gate must tolerate, so every replicate draws its own."""
+    cal_seed = seed + CALIBRATION_SEED_OFFSET
+    write_cohort(generate(CALIBRATION_N, cal_seed), tmp / "calibration")
+    cc = scored_cohort(tmp / "calibration", fit)
+    return {name: CalibrationInterval.fit(p, cc.y, cc.w, cc.patients, seed=cal_seed)
+            for name, p in (("fit", fit.predict(cc.X)), ("truth", cc.true_p))}
+
+
+def _healthy(seed: int, fits: dict[str, Fitted], c: TestCohort, tmp: Path) -> dict:
+    """The healthy fit and the truth, judged by every gate make train applies."""
     pa, pb = fits["a"].predict(c.X), fits["b"].predict(c.X)
-    comps = [Comparator("logistic", "logistic regression", fits["a"].logistic.predict_proba(c.X)),
-             Comparator("champion", "champion", pb), Comparator("reference", "reference", pb)]
-    report = evaluate(c.y, c.w, c.patients, pa, c.attributes, comps, seed=seed)
-    return {"healthy_fit_every_gate": _outcome(with_served_gates(report, fits["a"], c, pa, seed))}
+    lr = Comparator("logistic", "logistic regression", fits["a"].logistic.predict_proba(c.X))
+    intervals = _calibration_intervals(seed, fits["a"], tmp)
+    out = {}
+    for name, p, other in (("healthy_fit", pa, pb), ("healthy_truth", c.true_p, pa)):
+        report = evaluate(c.y, c.w, c.patients, p, c.attributes,
+                          [lr, Comparator("champion", "champion", other),
+                           Comparator("reference", "reference", other)], seed=seed)
+        interval = intervals[name.removeprefix("healthy_")]
+        out[name] = _outcome(with_served_gates(report, interval, c, p, seed))
+    return out
 
 
 def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
@@ -190,12 +209,12 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
                   disparity_only: bool = False, healthy_only: bool = False) -> dict:
     if disparity_only:
         return {"disparity": _disparity(seed, fits, tmp, min_assessable)}
-    if healthy_only:
-        return _healthy_all_gates(seed, fits, tmp)
-    out: dict[str, dict] = {}
     write_cohort(generate(TEST_N, seed), tmp / "plain")
-    c = _test_cohort(tmp / "plain", fits["a"])
-    pa, pb = fits["a"].predict(c.X), fits["b"].predict(c.X)
+    c = scored_cohort(tmp / "plain", fits["a"])
+    if healthy_only:
+        return _healthy(seed, fits, c, tmp)
+    out: dict[str, dict] = {}
+    pa = fits["a"].predict(c.X)
     p_lr = fits["a"].logistic.predict_proba(c.X)
     gate = lambda p, comps, attrs=None: evaluate(  # noqa: E731
         c.y, c.w, c.patients, p, c.attributes if attrs is None else attrs, comps, seed=seed,
@@ -220,8 +239,7 @@ def run_replicate(seed: int, fits: dict[str, Fitted], tmp: Path, *,
     if power_only:
         return out
 
-    out["healthy_fit"] = _outcome(gate(pa, [lr, champ(pb), ref(pb)]))
-    out["healthy_truth"] = _outcome(gate(c.true_p, [lr, champ(pa), ref(pa)]))
+    out |= _healthy(seed, fits, c, tmp)
     base = _auroc(c, pa)
     out["auroc_minus_0.03"] = _outcome(gate(degrade(c, pa, base - 0.03, seed),
                                             [lr, champ(degrade(c, pa, base - 0.015, seed + 1)),
@@ -346,7 +364,7 @@ def study(replicates: int, seed0: int, *, power_only: bool = False,
                     or (healthy_only and name == "disparity")):
                 continue
             write_cohort(generate(TRAIN_N, seed, effects), tmp / f"train_{name}")
-            fits[name] = _fit(tmp / f"train_{name}", seed)
+            fits[name] = fit_healthy(tmp / f"train_{name}", seed)
         seeds = list(range(seed0, seed0 + replicates))
         results = [run_replicate(s, fits, tmp, power_only=power_only,
                                  min_assessable=min_assessable, disparity_only=disparity_only,
@@ -354,7 +372,8 @@ def study(replicates: int, seed0: int, *, power_only: bool = False,
                    for s in tqdm(seeds, desc="replicates", unit="cohort")]
     rows = summarise(results)
     return {"replicates": replicates, "seeds": seeds, "rows": rows,
-            "power_from": None if disparity_only or healthy_only else power_threshold(rows), "seconds": time.perf_counter() - t0,
+            "power_from": None if disparity_only or healthy_only else power_threshold(rows),
+            "seconds": time.perf_counter() - t0,
             "min_assessable_labelled": spec.MIN_ASSESSABLE_LABELLED}
 
 
@@ -368,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--disparity-only", action="store_true",
                     help="only the disparity scenario (seeds from 2001)")
     ap.add_argument("--healthy-every-gate", action="store_true",
-                    help="only the healthy fit, with make train's served-number gates too")
+                    help="only the healthy scenarios (every scenario runs them with every gate)")
     args = ap.parse_args(argv)
     seed0 = (DESIGN_SEED0 if args.design else DISPARITY_SEED0 if args.disparity_only
              else EVALUATION_SEED0)

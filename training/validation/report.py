@@ -43,7 +43,7 @@ class Options:
     censoring: bool = True
     survival: bool = True
     ensemble_members: int = ENSEMBLE_MEMBERS  # as exported; 0: no interval section
-    served: bool = True  # Venn-Abers, curve, OOD and band checks (issue 12)
+    served: bool = True  # calibration interval, curve, OOD and band checks (issue 12)
 
 
 def build_report(model: RiskModel, prep, data_dir: Path, options: Options,

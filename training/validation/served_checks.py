@@ -1,6 +1,6 @@
 """`make evaluate`: does each served number mean what its name says? (issue 12)
 
-- Venn-Abers pairs: calibration in deciles of the midpoint (training/uncertainty_check.py).
+- Calibration interval: in deciles of the served probability (training/uncertainty_check.py).
 - Risk curve: calibration at 30, 90 and 180 days against IPCW-observed relapse by each day,
   and on synthetic data against the generator's true curve of its relapse-time family.
 - Out-of-distribution check: share flagged among held-out courses, and among courses whose
@@ -20,7 +20,7 @@ import numpy as np
 from riskmodel.predictor import RiskModel
 from training.risk_curve_fit import HorizonWeights, curve_calibration
 from training.served_fit import fit_served
-from training.uncertainty_check import venn_abers_deciles
+from training.uncertainty_check import interval_deciles
 
 OOD_DRAW_SEED = 20240
 
@@ -41,20 +41,20 @@ def served_checks(model: RiskModel, prep, data_dir: Path, true_p: np.ndarray | N
                   seed: int) -> dict:
     """`true_p`: the oracle's 180-day risk for every row of `prep` (None on real data)."""
     s = model.served
-    if s.venn_abers is None or s.curve is None or s.ood is None or s.bands is None:
+    if s.calibration is None or s.curve is None or s.ood is None or s.bands is None:
         fitted = fit_served(model, prep, seed=seed)
-        venn, curve, ood, bands = fitted.venn_abers, fitted.curve, fitted.ood, fitted.bands
+        cal, curve, ood, bands = fitted.calibration, fitted.curve, fitted.ood, fitted.bands
         source = "fitted here (the version was exported without them)"
     else:
-        venn, curve, ood, bands, source = s.venn_abers, s.curve, s.ood, s.bands, "exported"
+        cal, curve, ood, bands, source = s.calibration, s.curve, s.ood, s.bands, "exported"
     te, tr = prep.split.test, prep.split.train
     p = model.predict_proba(prep.X)
     y, w = prep.y[te], prep.weights[te]
     tp = None if true_p is None else true_p[te]
-    p0, p1 = venn.pairs(p[te])
+    low, high = cal.bounds(p[te])
     family = relapse_time_family(data_dir)
     out: dict = {"source": source, "n_test": int(len(te)),
-                 "venn_abers": venn_abers_deciles(p0, p1, y, w, tp),
+                 "calibration_interval": interval_deciles(p[te], low, high, y, w, tp),
                  "curve": curve_calibration(curve, p, HorizonWeights.from_prepared(prep),
                                             test=te, true_p180=true_p, family=family)}
     draws = independent_draws(prep.X[tr], len(te), seed + OOD_DRAW_SEED)

@@ -8,21 +8,23 @@ def _pct(x: float) -> str:
 
 
 def served_section(s: dict) -> list[str]:
-    va = s["venn_abers"]
+    va = s["calibration_interval"]
     L = ["", "## Served numbers: do they mean what they say? (issue 12)", "",
          f"Parts {s['source']}; {s['n_test']} test courses.", "",
-         "### Venn-Abers pair (`calibration_range`)", "",
-         f"In deciles of the midpoint (p0 + p1) / 2, the IPCW relapse rate lies within "
-         f"[mean p0, mean p1] +- 1.96 SE in **{va['observed_inside']} of {va['n_deciles']}** "
+         "### Calibration interval (`calibration_interval`, 95 %)", "",
+         f"In deciles of the served probability, the IPCW relapse rate lies within "
+         f"[mean low, mean high] +- 1.96 SE in **{va['observed_inside']} of {va['n_deciles']}** "
          f"deciles (needs >= {va['min_inside']}); mean width {va['mean_width']:.3f}."]
     if "true_inside" in va:
         L.append(f"The mean true risk (synthetic oracle) lies there in **{va['true_inside']} of "
                  f"{va['n_deciles']}**.")
-    L += ["", "| decile | n | mean p0 | mean p1 | IPCW rate | SE | inside | mean true risk |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    L += ["", "| decile | n | mean p | mean low | mean high | IPCW rate | SE | inside | "
+          "mean true risk |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for k, d in enumerate(va["deciles"], 1):
         true = f"{d['mean_true']:.3f}" if "mean_true" in d else "-"
-        L.append(f"| {k} | {d['n']} | {d['mean_p0']:.3f} | {d['mean_p1']:.3f} | "
+        L.append(f"| {k} | {d['n']} | {d['mean_p']:.3f} | {d['mean_low']:.3f} | "
+                 f"{d['mean_high']:.3f} | "
                  f"{d['observed_ipcw']:.3f} | {d['se']:.3f} | "
                  f"{'yes' if d['observed_inside'] else '**no**'} | {true} |")
     c = s["curve"]
@@ -55,8 +57,8 @@ def served_section(s: dict) -> list[str]:
 
 def served_lines(s: dict) -> list[str]:
     """One-line verdicts for `make evaluate`'s console output."""
-    va, o, c = s["venn_abers"], s["ood"], s["curve"]
-    line = (f"Venn-Abers: observed rate inside in {va['observed_inside']}/{va['n_deciles']} "
+    va, o, c = s["calibration_interval"], s["ood"], s["curve"]
+    line = (f"calibration interval: observed rate inside in {va['observed_inside']}/{va['n_deciles']} "
             f"deciles")
     if "true_inside" in va:
         line += f", true risk inside in {va['true_inside']}/{va['n_deciles']}"

@@ -59,8 +59,9 @@ def evaluation_keys(r: dict) -> dict:
         out["survival"] = {"c_index": r["survival"]["c_index"]}
     if "served_numbers" in r:
         s = r["served_numbers"]
-        out["served_numbers"] = {"venn_abers": {k: v for k, v in s["venn_abers"].items()
-                                                if k != "deciles"},
+        out["served_numbers"] = {"calibration_interval": {
+                                     k: v for k, v in s["calibration_interval"].items()
+                                     if k != "deciles"},
                                  "curve": s["curve"], "ood": s["ood"], "bands": s["bands"]}
     return _clean(out)
 
