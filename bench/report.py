@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
+
+from bench.targets import audit_figure, issue_16_rows, latency_rows, render
 
 TARGETS = (
     # (name, how to read it, limit, direction)
@@ -19,14 +22,23 @@ TARGETS = (
 )
 
 
+def _round_median(r: dict, fn) -> float | None:  # noqa: ANN001
+    """Median over serving rounds of a figure taken within each round."""
+    values = []
+    for rnd in (r.get("serving") or {}).get("rounds") or []:
+        try:
+            values.append(fn(rnd["runs"]))
+        except KeyError:
+            continue
+    return statistics.median(values) if values else None
+
+
 def _target_values(r: dict) -> dict[str, float | None]:
-    runs = (r.get("serving") or {}).get("runs", {})
-    def run(k: str, f: str) -> float | None:
-        return runs[k][f] if k in runs else None
     out: dict[str, float | None] = dict.fromkeys(t[0] for t in TARGETS)
-    if runs:
-        out["single /score rps@32 vs echo"] = run("score_1@32", "rps") / run("echo@32", "rps")
-        out["single /score p50@8 vs echo"] = run("score_1@8", "p50_ms") / run("echo@8", "p50_ms")
+    out["single /score rps@32 vs echo"] = _round_median(
+        r, lambda x: x["score_1@32"]["rps"] / x["echo@32"]["rps"])
+    out["single /score p50@8 vs echo"] = _round_median(
+        r, lambda x: x["score_1@8"]["p50_ms"] / x["echo@8"]["p50_ms"])
     batch = r.get("batch") or {}
     if batch:
         worst = {k: max(b["ratios"][k] for b in batch.values() if k in b["ratios"])
@@ -85,14 +97,14 @@ def _plots(r: dict, out: Path) -> list[str]:
         fig.savefig(out / "bench_training.png", dpi=110)
         plt.close(fig)
         names.append("bench_training.png")
-    runs = (r.get("serving") or {}).get("runs", {})
-    if runs:
+    lat = latency_rows(r)
+    if lat:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for endpoint in ("echo", "score_1", "score_100"):
-            pts = [v for v in runs.values() if v["endpoint"] == endpoint]
-            axes[0].plot([p["clients"] for p in pts], [p["rps"] for p in pts], marker="o",
+            pts = [v for v in lat if v["endpoint"] == endpoint]
+            axes[0].plot([p["clients"] for p in pts], [p["rps"][0] for p in pts], marker="o",
                          label=endpoint)
-            axes[1].plot([p["clients"] for p in pts], [p["p50_ms"] for p in pts], marker="o",
+            axes[1].plot([p["clients"] for p in pts], [p["p50_ms"][0] for p in pts], marker="o",
                          label=endpoint)
         axes[0].set(xlabel="clients", ylabel="requests / s", title="Throughput (wrk)")
         axes[1].set(xlabel="clients", ylabel="p50 ms", yscale="log", title="Median latency")
@@ -109,8 +121,13 @@ def _md(r: dict, plots: list[str]) -> str:
          f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
          f"started {r['started']}; {r['seconds']:.0f} s in all. Every figure is measured in "
          "this run next to its baseline; ratios are what to compare across machines.", ""]
+    model = r.get("model") or {}
+    if model and not model.get("promoted", True):
+        L += [f"The bench model ({model['path']}) was refused by the promotion gates; it is "
+              "measured anyway: these figures are of cost, not of quality.", ""]
+    L += ["## Targets of issue 16 (serving and audit cost)", "", *render(issue_16_rows(r)), ""]
     values = _target_values(r)
-    L += ["## Targets", "", "| target | measured | limit | met |", "| --- | ---: | ---: | --- |"]
+    L += ["## Earlier targets", "", "| target | measured | limit | met |", "| --- | ---: | ---: | --- |"]
     for name, how, limit, op in TARGETS:
         v = values[name]
         met = "not measured" if v is None else ("yes" if (v >= limit if op == ">=" else
@@ -169,16 +186,37 @@ def _md(r: dict, plots: list[str]) -> str:
     if "skipped" in serving:
         L.append(serving["skipped"])
     elif serving:
-        L += [f"Settings: {serving['settings']}, {serving['seconds_per_run']} s per run; token "
-              f"from {serving['token_source']}. The load generator shares the 2 cores.", "",
-              "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | errors | vs echo rps |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        runs = serving["runs"]
-        for v in runs.values():
-            echo = runs.get(f"echo@{v['clients']}")
-            rel = f"{v['rps'] / echo['rps']:.2f}" if echo else "-"
-            L.append(f"| {v['endpoint']} | {v['clients']} | {v['rps']:,.0f} | {v['p50_ms']:.1f} |"
-                     f" {v['p95_ms']:.1f} | {v['p99_ms']:.1f} | {v['errors']} | {rel} |")
+        L += [f"Settings: {serving['settings']}, {serving['seconds_per_run']} s per run, "
+              f"{len(serving['rounds'])} rounds; token from {serving['token_source']}. The load "
+              "generator shares the 2 cores. Each cell: median over rounds (min-max).", "",
+              "| endpoint | clients | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | "
+              "errors |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+        def cell(v: tuple[float, float, float], f: str) -> str:
+            return f"{v[0]:{f}} ({v[1]:{f}}-{v[2]:{f}})"
+
+        for v in latency_rows(r):
+            L.append(f"| {v['endpoint']} | {v['clients']} | {cell(v['rps'], ',.0f')} | "
+                     f"{cell(v['p50_ms'], '.1f')} | {cell(v['p95_ms'], '.1f')} | "
+                     f"{cell(v['p99_ms'], '.1f')} | "
+                     f"{cell(v['server_cpu_ms_per_request'], '.2f')} | {v['errors']} |")
+        jobs = [x["job"]["rows_s"] for x in serving["rounds"] if x.get("job")]
+        if jobs:
+            L.append("\nAudited batch job (`bench.batch_step job`, 10k courses) between rounds: "
+                     + ", ".join(f"{j:,.0f}" for j in jobs) + " courses/s.")
+    audit = r.get("audit_store") or {}
+    if audit:
+        L += ["", "## Audit cost per event (bench.audit_store.measure)", ""]
+        for backend in ("sqlite", "postgres"):
+            got = audit.get(backend)
+            fig = audit_figure(got)
+            if fig is not None:
+                L.append(f"- {backend}: {fig[0]:.0f} us per event (min {fig[1]:.0f}, max "
+                         f"{fig[2]:.0f}, {fig[3]} rounds)")
+            else:
+                why = audit.get("skipped") or (got.get("skipped") if isinstance(got, dict)
+                                               else None)
+                L.append(f"- {backend}: not measured ({why or 'no figure returned'})")
     shap = r.get("shap_engine") or {}
     if shap:
         L += ["", "## Fast TreeSHAP engine (bench/shap_bench.py)", ""]
@@ -202,8 +240,13 @@ def _md(r: dict, plots: list[str]) -> str:
             for mode, step in items:
                 if isinstance(step, dict) and "command" in step:
                     L.append(f"- {section} {int(n):,} {mode}: `{step['command']}`")
-    for v in ((r.get("serving") or {}).get("runs") or {}).values():
-        L.append(f"- serving {v['endpoint']}@{v['clients']}: `{v['command']}`")
+    rounds = (r.get("serving") or {}).get("rounds") or []
+    for v in (rounds[0]["runs"].values() if rounds else []):
+        L.append(f"- serving {v['endpoint']}@{v['clients']} (each round): `{v['command']}`")
+    if rounds and rounds[0].get("job"):
+        L.append(f"- audited batch job (each round): `{rounds[0]['job']['command']}`")
+    if audit.get("command"):
+        L.append(f"- audit cost: `{audit['command']}`")
     if "command" in shap:
         L.append(f"- shap engine: `{shap['command']}`")
     return "\n".join(L) + "\n"

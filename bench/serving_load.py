@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def init_audit(env: dict[str, str]) -> None:
+    """The bench's own audit installation under its VAR_DIR, as `make serve` makes one (the
+    service never creates a store itself)."""
+    out = subprocess.run([PY, "-m", "audit", "init", "--if-fresh"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, **env})
+    if out.returncode:
+        raise RuntimeError(f"audit init failed: {out.stdout[-500:]} {out.stderr[-500:]}")
+
+
 def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     bentoml = str(Path(PY).parent / "bentoml")
@@ -61,10 +71,16 @@ def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{target} exited:\n{log.read_text()[-2000:]}")
+        # circus keeps the parent alive when a worker fails to start: read its log too
+        if proc.poll() is not None or "Application startup failed" in log.read_text():
+            stop_server(proc)
+            raise RuntimeError(f"{target} did not start:\n{log.read_text()[-2000:]}")
+        # /readyz answers once one worker is up: wait for every worker's instance too, or
+        # the first measurements overlap a worker still starting.
+        started = log.read_text().count(" initialized")
         try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+            if (started >= int(env.get("BENTO_WORKERS", "1"))
+                    and httpx.get(base + "/readyz", timeout=2).status_code == 200):
                 return proc, base
         except httpx.HTTPError:
             pass
@@ -111,6 +127,10 @@ ENDPOINTS = {"echo": ("echo", "/echo"), "score_1": ("score", "/score"),
              "score_100": ("score", "/score")}
 SERVERS = {"echo": "bench.echo_service:EchoService",
            "score": "serving.service:RelapseRiskService"}
+# One round: at each client count the endpoints back to back (echo first). The 100-course
+# body is compared with the batch job at 1 client only (the target's figure).
+PLAN = tuple((e, c) for c in CLIENTS for e in ("echo", "score_1", "score_100")
+             if e != "score_100" or c == 1)
 
 
 def _server_cpu_seconds(proc: subprocess.Popen) -> float:
@@ -128,48 +148,60 @@ def _server_cpu_seconds(proc: subprocess.Popen) -> float:
     return total
 
 
-def run(model_dir: Path, work: Path, seconds: int = 10,
-        endpoints: tuple[str, ...] = ("echo", "score_1", "score_100")) -> dict:
-    """Load every endpoint at 1, 8, 32 clients; a result dict, or a 'skipped' reason.
+def server_env(model_dir: Path, work: Path) -> dict[str, str]:
+    """What both servers run with: the bench's model, its own var/ and BentoML home."""
+    # MODEL_VERSION pins the directory itself: a refused candidate has no CHAMPION pointer.
+    return {"MODELS_DIR": str(model_dir.parent), "MODEL_VERSION": model_dir.name,
+            "VAR_DIR": str(work / "var"),
+            "BENTOML_HOME": str(work / "bentoml"),
+            "BENTO_WORKERS": os.environ.get("BENTO_WORKERS", "2"),
+            "BENTO_THREADS": os.environ.get("BENTO_THREADS", DEFAULT_THREADS)}
 
-    At each client count the endpoints run back to back (echo first), and each run records
-    the server's CPU per request (`server_cpu_ms_per_request`), a figure that depends less
-    on what else shares the cores than req/s does.
+
+def run(model_dir: Path, work: Path, seconds: int = 5, rounds: int = 4,
+        between_rounds: Callable[[], dict] | None = None) -> dict:
+    """`rounds` rounds of PLAN under wrk; a result dict, or a 'skipped' reason.
+
+    Each run records the servers' CPU per request (`server_cpu_ms_per_request`), a figure
+    that depends less on what else shares the cores than req/s does. `between_rounds`
+    (the audited batch job) runs once after each round while both servers idle, so its
+    figure sees the same machine as that round's.
     """
     work.mkdir(parents=True, exist_ok=True)
-    env = {"MODELS_DIR": str(model_dir.parent), "VAR_DIR": str(work / "var"),
-           "BENTOML_HOME": str(work / "bentoml"), "BENTO_WORKERS":
-           os.environ.get("BENTO_WORKERS", "2"), "BENTO_THREADS":
-           os.environ.get("BENTO_THREADS", DEFAULT_THREADS)}
+    env = server_env(model_dir, work)
     token, source = find_token(env)
     if token is None:
         return {"skipped": f"serving load skipped: {source}. Set BENCH_TOKEN or add the target."}
     if shutil.which("wrk") is None:
         return {"skipped": "serving load skipped: wrk not installed (make bench-tools)"}
+    init_audit(env)
     files = bodies(work)
     results: dict = {"token_source": source, "settings": {k: env[k] for k in
                                                           ("BENTO_WORKERS", "BENTO_THREADS")},
-                     "seconds_per_run": seconds, "runs": {}}
+                     "seconds_per_run": seconds, "rounds": []}
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
-        for name in dict.fromkeys(ENDPOINTS[e][0] for e in endpoints):
+        for name in SERVERS:
             servers[name] = _start(SERVERS[name], env, work / f"{name}.log")
-        for endpoint in endpoints:
+        for endpoint in ENDPOINTS:
             (_, base), route = servers[ENDPOINTS[endpoint][0]], ENDPOINTS[endpoint][1]
             probe = httpx.post(base + route, content=files[endpoint].read_bytes(),
                                headers={"Content-Type": "application/json",
                                         "Authorization": f"Bearer {token}"}, timeout=60)
             if probe.status_code != 200:
                 raise RuntimeError(f"{endpoint}: probe answered {probe.status_code}")
-        for clients in CLIENTS:
-            for endpoint in endpoints:
+        for i in range(rounds):
+            print(f"[bench] serving round {i + 1}/{rounds}", flush=True)
+            runs: dict = {}
+            for endpoint, clients in PLAN:
                 (proc, base), route = servers[ENDPOINTS[endpoint][0]], ENDPOINTS[endpoint][1]
                 cpu = _server_cpu_seconds(proc)
                 out = wrk(base + route, files[endpoint], token, clients, seconds)
                 out["server_cpu_ms_per_request"] = (
                     (_server_cpu_seconds(proc) - cpu) * 1000 / max(out["requests"], 1))
-                results["runs"][f"{endpoint}@{clients}"] = {
-                    "endpoint": endpoint, "clients": clients, **out}
+                runs[f"{endpoint}@{clients}"] = {"endpoint": endpoint, "clients": clients, **out}
+            results["rounds"].append({"runs": runs, **(between_rounds() if between_rounds
+                                                         else {})})
     finally:
         for proc, _ in servers.values():
             stop_server(proc)

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from audit import AuditStore, AuditWriteError
+from audit import AuditStore, AuditWriteError, PredictionEvent
 from features.requests import CourseRecord
 from riskmodel.predictor import RiskModel
 from serving.recording import prediction_events
@@ -43,6 +43,14 @@ class Served:
     warning: str | None  # not for patient care while the model was not trained on records
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Scored, with its audit events built, not yet written: never an answer by itself."""
+
+    served: Served
+    events: list[PredictionEvent]
+
+
 class PredictionPipeline:
     def __init__(self, model: RiskModel, audit: AuditStore) -> None:
         self.audit = audit
@@ -58,6 +66,11 @@ class PredictionPipeline:
                                         training_data=model.served.training_data)
 
     def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
+        """Score and audit (fail closed): the one path of the synchronous routes."""
+        return self.record(self.score(courses, caller, endpoint))
+
+    def score(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Pending:
+        """The CPU part: features, model, explanations and the audit events."""
         with self._lock:
             model, info = self.model, self.model_info
         started = time.perf_counter()
@@ -69,8 +82,16 @@ class PredictionPipeline:
                                        caller_sub=caller.sub[:MAX_CALLER_CHARS],
                                        caller_role=caller.role, endpoint=endpoint,
                                        latency_ms=latency_ms)
-            self.audit.append_many(events)  # durable before the answer leaves (fail closed)
+        except ValueError as exc:
+            log.error("audit event refused (%s): no score returned", type(exc).__name__)
+            raise AuditUnavailable("audit record could not be written; no score returned") from None
+        return Pending(Served(request_id, info, scored, model.served.care_warning), events)
+
+    def record(self, pending: Pending) -> Served:
+        """The waiting part: the events durable before the answer leaves (fail closed)."""
+        try:
+            self.audit.append_many(pending.events)
         except (AuditWriteError, ValueError) as exc:
             log.error("audit write failed (%s): no score returned", type(exc).__name__)
             raise AuditUnavailable("audit record could not be written; no score returned") from None
-        return Served(request_id, info, scored, model.served.care_warning)
+        return pending.served

@@ -21,6 +21,7 @@ from audit import AuditStore
 from config import get_settings
 from riskmodel.champion import load_champion
 from riskmodel.predictor import RiskModel
+from serving.async_predict import AsyncPipeline
 from serving.auditor import create_workspace_app
 from serving.auth.middleware import AuthMiddleware
 from serving.auth.principal import Role, has_role, principal_of
@@ -33,10 +34,11 @@ from serving.explaining import explain_response
 from serving.fhir.routes import SCORE_PATH
 from serving.metrics import MetricsMiddleware, service_templates
 from serving.openapi_extra import OpenApiMiddleware
-from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline
+from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline, Served
 from serving.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
 from serving.security_headers import SecurityHeadersMiddleware
 from serving.startup import startup_checks
+from serving.threads import one_blas_thread
 from serving.validation_errors import ValidationErrorMiddleware
 
 log = logging.getLogger("relapse_risk.service")
@@ -80,10 +82,12 @@ class RelapseRiskService:
         settings = get_settings()
         startup_checks(settings)  # before any key or store is opened
         model = served_model()
+        one_blas_thread()  # once the model's libraries are loaded
         # Opens an existing store or stops the service with the reason (a missing key, no
         # checkpoint chain, a replaced store): it never creates one (`make audit-init`).
         audit = AuditStore(settings.audit_url)
         self.pipeline = PredictionPipeline(model, audit)
+        self.predictor = AsyncPipeline(self.pipeline)
         a = model.artifact
         log.info("serving model %s version %s (sha256 %s)", a.name, a.version, a.sha256[:12])
 
@@ -105,29 +109,33 @@ class RelapseRiskService:
         self.pipeline.use_model(served_model())
         return self.pipeline.model_info.version
 
-    def _predict(self, courses: list, caller: Caller, endpoint: str):  # noqa: ANN202
+    async def _predict(self, courses: list, caller: Caller, endpoint: str) -> Served:
         try:
-            return self.pipeline.predict(courses, caller, endpoint)
+            return await self.predictor.predict(courses, caller, endpoint)
         except AuditUnavailable:
             raise ServiceUnavailable("audit record could not be written; no score returned") from None
 
+    # async: scored on the event loop, the audit write awaited in a thread (async_predict.py)
     @bentoml.api(route="/score")
-    def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> ScoreResponse:
+    async def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> ScoreResponse:
         """Score 1 to 1,000 courses: calibrated probability, risk band, top SHAP factors.
 
         Role: clinician.
         """
-        served = self._predict(list(request.courses), caller_of(ctx, "clinician"), "/score")
+        served = await self._predict(list(request.courses), caller_of(ctx, "clinician"),
+                                     "/score")
         return ScoreResponse(request_id=served.request_id, model=served.model,
                              warning=served.warning, predictions=served.scored.predictions)
 
     @bentoml.api(route="/explain")
-    def explain(self, request: ExplainRequest, /, ctx: bentoml.Context) -> ExplainResponse:
+    async def explain(self, request: ExplainRequest, /, ctx: bentoml.Context,
+                      ) -> ExplainResponse:
         """The full SHAP vector of one course, with labels, values and the base value.
 
         Role: clinician.
         """
-        served = self._predict([request.course], caller_of(ctx, "clinician"), "/explain")
+        served = await self._predict([request.course], caller_of(ctx, "clinician"),
+                                     "/explain")
         return explain_response(served)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -39,7 +40,7 @@ def clinician_ctx(sub: str = "dr-direct") -> SimpleNamespace:
 
 def test_each_prediction_writes_one_verifiable_event(service):
     request = ScoreRequest.model_validate(example_request())
-    answer = service.score(request, ctx=clinician_ctx())
+    answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
     (pred,) = answer.predictions
     store: AuditStore = service.audit
     assert store.head()[0] == 1
@@ -61,4 +62,47 @@ def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
 
     monkeypatch.setattr(service.audit, "append_many", broken)
     with pytest.raises(ServiceUnavailable):
-        service.score(ScoreRequest.model_validate(example_request()), ctx=clinician_ctx())
+        asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
+                                  ctx=clinician_ctx()))
+
+
+def test_many_courses_are_scored_off_the_loop_and_every_one_audited(service):
+    """Above INLINE_COURSES the scoring runs in a thread: same answers, one event each."""
+    import copy
+
+    from serving.async_predict import INLINE_COURSES
+
+    one = example_request()["courses"][0]
+    courses = []
+    for i in range(INLINE_COURSES + 2):
+        c = copy.deepcopy(one)
+        c["intake"]["course_id"] = f"C-MANY-{i}"
+        for s in c["sessions"]:
+            s["course_id"] = f"C-MANY-{i}"
+        courses.append(c)
+    request = ScoreRequest.model_validate({"courses": courses})
+    answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
+    single = asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
+                                       ctx=clinician_ctx()))
+    assert [p.course_id for p in answer.predictions] == [c["intake"]["course_id"]
+                                                        for c in courses]
+    # identical courses, identical numbers, whichever thread scored them
+    assert {p.relapse_probability_180d for p in answer.predictions} == {
+        single.predictions[0].relapse_probability_180d}
+    assert service.audit.head()[0] == len(courses) + 1
+    assert service.audit.verify().ok
+
+
+def test_events_failing_to_build_answer_503_and_no_score(service, monkeypatch):
+    """The events are built while scoring (before the write): a refused value still fails
+    closed."""
+    import serving.pipeline as pipeline
+
+    def refused(*_a, **_k):
+        raise ValueError("not serialisable")
+
+    monkeypatch.setattr(pipeline, "prediction_events", refused)
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
+                                  ctx=clinician_ctx()))
+    assert service.audit.head()[0] == 0
