@@ -3,12 +3,15 @@
 Models are fitted once, as `make train` fits them, on 20,000-course training
 cohorts (seeds 901-903); each replicate then draws a FRESH test cohort
 (5,000 courses, the size of a 25,000-course cohort's test part) from a seed
-never used to design the thresholds (evaluation seeds start at 1001; the
-design run used 201-206 and `--design` reruns from 201), weights it with the training cohort's
-censoring model, and runs the gates on each scenario:
+never used to design the thresholds (evaluation seeds start at 3001: 1001-1060
+ran before every gate judged the healthy fits; the design run used 201-206 and
+`--design` reruns from 201), weights it with the training cohort's censoring
+model, and runs the gates on each scenario:
 
 - healthy: the fitted model (champion and reference: a second healthy fit),
-  and the generator's true probabilities (champion and reference: the fit);
+  and the generator's true probabilities (champion and reference: the fit),
+  each facing every gate make train applies, the calibration interval fitted
+  on a fresh calibration cohort per replicate;
 - degraded, each relative to the healthy fit on the same rows (noise added to
   its log-odds until its AUROC on these rows is exactly 0.03 / 0.05 lower,
   then recalibrated on them so only discrimination is lost): AUROC 0.03 and
