@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,12 @@ from training.dataset import console, load_oracle
 from training.evaluation import TestPart, evaluate_model, evaluation_plots
 from training.extras import fit_extras
 from training.fit import FitParams, FittedModel, fit_model
-from training.gates import Comparator, GateReport, GateResult, evaluate
+from training.gates import Comparator, GateReport, evaluate
 from training.model_card import render_model_card
 from training.prepare import Prepared, TrainingDataError, prepare
 from training.references import comparators
 from training.registry import configure_mlflow, promoter, set_champion_alias
-from training.served_fit import ServedFit, fit_served
+from training.served_fit import ServedFit, fit_served, with_served_gates
 from training.validation.subgroups import CARD_ATTRIBUTES, subgroup_columns, subgroup_points
 
 TRIPOD_CHECKLIST = Path(__file__).resolve().parents[1] / "docs" / "tripod_ai_checklist.md"
@@ -78,9 +78,7 @@ def run_gates(prep: Prepared, test: TestPart, p_test: np.ndarray, settings: Sett
                       [Comparator("logistic", "logistic regression",
                                   logistic.predict_proba(test.X)), *versions], seed=seed)
     if served is not None:
-        extra = [GateResult(g["name"], "pass" if g["passed"] else "refuse", g["detail"])
-                 for g in served.gates]
-        report = replace(report, results=[*report.results, *extra])
+        report = with_served_gates(report, served.gates)
     return report, champion_version
 
 

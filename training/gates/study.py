@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +50,15 @@ from riskmodel.calibration_interval import CalibrationInterval
 from synthetic.__main__ import write_cohort
 from synthetic.cohort import generate
 from synthetic.effects import DISPARITY_DEFAULT_GROUP, Effects
-from training.bands import RISK_BANDS, band_facts, low_band_is_low
+from training.bands import RISK_BANDS, band_facts
 from training.baselines import LogisticBaseline
 from training.censoring import CensoringModel, RiskScore
 from training.dataset import TrainingSet, load_oracle, load_training_set
 from training.fit import FitParams, fit_model
-from training.gates import Comparator, GateReport, GateResult, evaluate, spec
+from training.gates import Comparator, evaluate, spec
 from training.gates import draws as d
 from training.prepare import censoring_covariates, prepare_from_set
-from training.uncertainty_check import calibration_interval_gate
+from training.served_fit import served_gates, with_served_gates
 from training.validation.subgroups import subgroup_columns
 
 TRAIN_N, TEST_N, DISPARITY_TEST_N = 20_000, 5_000, 15_000
@@ -98,17 +98,6 @@ def fit_healthy(data_dir: Path, seed: int) -> Fitted:
 
     # The censoring model, its score and cap are the ones prepare fitted for these weights.
     return Fitted(predict, lr, prep.censoring, prep.risk_score, prep.ipcw_cap)
-
-
-def with_served_gates(report: GateReport, interval: CalibrationInterval, c: TestCohort,
-                      p: np.ndarray, seed: int) -> GateReport:
-    """The report plus make train's served-number gates (calibration interval, low band)."""
-    low, high = interval.bounds(p)
-    va = calibration_interval_gate(p, low, high, c.y, c.w)
-    facts = band_facts(RISK_BANDS, p, c.y, c.w, c.patients, seed=seed)
-    extra = [GateResult(va["name"], "pass" if va["passed"] else "refuse", va["detail"]),
-             GateResult("low_band_is_low", "pass" if low_band_is_low(facts) else "refuse", "")]
-    return replace(report, results=[*report.results, *extra])
 
 
 @dataclass(frozen=True)
@@ -203,7 +192,9 @@ def _healthy(seed: int, fits: dict[str, Fitted], c: TestCohort, tmp: Path) -> di
                           [lr, Comparator("champion", "champion", other),
                            Comparator("reference", "reference", other)], seed=seed)
         interval = intervals[name.removeprefix("healthy_")]
-        out[name] = _outcome(with_served_gates(report, interval, c, p, seed))
+        facts = band_facts(RISK_BANDS, p, c.y, c.w, c.patients, seed=seed)
+        out[name] = _outcome(with_served_gates(report,
+                                               served_gates(interval, facts, p, c.y, c.w)))
     return out
 
 

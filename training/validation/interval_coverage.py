@@ -60,12 +60,12 @@ def coverage(replicates: int, seed0: int = SEED0) -> dict:
             pc = fit.predict(cc.X)
             facts = band_facts(RISK_BANDS, pc, cc.y, cc.w, cc.patients, seed=seed)
             names = RISK_BANDS.of(pc)
-            bands = {b: bool(f.low <= cc.true_p[names == b].mean() <= f.high)
-                     for b, f in facts.items()}
+            covers = {b: bool(f.low <= cc.true_p[names == b].mean() <= f.high)
+                      for b, f in facts.items()}
             rows.append({"seed": seed, "true_inside": check["true_inside"],
                          "n_deciles": check["n_deciles"], "mean_width": check["mean_width"],
                          "inside_by_decile": [d["true_inside"] for d in check["deciles"]],
-                         "band_covers_true": bands})
+                         "band_covers_true": covers})
     k = sum(r["true_inside"] for r in rows)
     n = sum(r["n_deciles"] for r in rows)
     lo, hi = clopper_pearson(k, n)

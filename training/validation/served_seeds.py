@@ -41,7 +41,9 @@ def one_seed(seed: int, family: str, root: Path) -> dict:
     result = train(data, settings, seed=seed, params=FitParams())
     model = RiskModel.load(version_path(settings, result["version"]))
     prep = prepare(data, seed=seed, verbose=False)
-    truth = load_oracle(data).reindex(prep.ts.frame.index)["true_probability_180d"].to_numpy()
+    oracle = load_oracle(data)
+    assert oracle is not None, "generated cohorts carry the oracle"
+    truth = oracle.reindex(prep.ts.frame.index)["true_probability_180d"].to_numpy()
     checks = served_checks(model, prep, data, truth, seed=seed)
     ci, curve, ood = checks["calibration_interval"], checks["curve"], checks["ood"]
     return {"seed": seed, "decision": result["decision"],
