@@ -188,7 +188,7 @@ def _champion(models_dir: Path, seed: int) -> Path:
     """The bench's model: the one trained on the largest size, trained now if missing.
 
     The bench measures cost, not quality: when the promotion gates refused that model
-    (the Venn-Abers gate refuses about half of healthy fits, docs/validation.md), its
+    (a healthy fit is refused a few times in a hundred, docs/validation.md, "Gate study"), its
     exported candidate is measured instead, and the report says so.
     """
     from riskmodel.artifact import champion_path
