@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from audit import AuditStore, PredictionEvent
+from audit import AuditStore, PredictionEvent, StoredPrediction
 from features.spec import FEATURE_NAMES
 from jobs.batch_scoring import ScoredChunk
 from riskmodel.predictor import RiskModel
@@ -37,3 +37,12 @@ def chunk_events(store: AuditStore, model: RiskModel, chunk: ScoredChunk, *, job
             shap_base=base[i], latency_ms=latency_ms,
         ))
     return events
+
+
+def audit_chunk(store: AuditStore, model: RiskModel, chunk: ScoredChunk, *, job_id: str,
+                caller_sub: str, caller_role: str, latency_ms: float) -> list[StoredPrediction]:
+    """Build, chain and commit the audit rows of one scored chunk (what the job does per
+    chunk, and what bench.audit_store.measure times)."""
+    return store.append_many(chunk_events(store, model, chunk, job_id=job_id,
+                                          caller_sub=caller_sub, caller_role=caller_role,
+                                          latency_ms=latency_ms))

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from audit import AuditStore, JobEvent
 from config import get_settings
 from config.files import open_private, private_dir, private_file
-from jobs.batch_audit import chunk_events
+from jobs.batch_audit import audit_chunk
 from jobs.batch_reader import ChunkedRecords
 from jobs.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
 from riskmodel.champion import load_champion
@@ -130,12 +130,10 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
                 if quarantine_dir is not None:
                     _append_quarantine(scored.quarantine, quarantine_dir / result.job_id)
                 if store is not None and len(scored):
-                    events = chunk_events(store, model, scored, job_id=result.job_id,
-                                          caller_sub=caller_sub, caller_role=CALLER_ROLE,
-                                          latency_ms=(t_scored - t_start) * 1000 / len(scored))
-                    t = timer.add("audit_events", t)
-                    stored = store.append_many(events)
-                    timer.add("audit_write", t)
+                    stored = audit_chunk(store, model, scored, job_id=result.job_id,
+                                         caller_sub=caller_sub, caller_role=CALLER_ROLE,
+                                         latency_ms=(t_scored - t_start) * 1000 / len(scored))
+                    timer.add("audit", t)
                     result.first_seq = result.first_seq or stored[0].seq
                     result.last_seq = stored[-1].seq
                     result.events_written += len(stored)
