@@ -130,13 +130,13 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
                 if quarantine_dir is not None:
                     _append_quarantine(scored.quarantine, quarantine_dir / result.job_id)
                 if store is not None and len(scored):
-                    stored = audit_chunk(store, model, scored, job_id=result.job_id,
-                                         caller_sub=caller_sub, caller_role=CALLER_ROLE,
-                                         latency_ms=(t_scored - t_start) * 1000 / len(scored))
+                    written = audit_chunk(store, model, scored, job_id=result.job_id,
+                                          caller_sub=caller_sub, caller_role=CALLER_ROLE,
+                                          latency_ms=(t_scored - t_start) * 1000 / len(scored))
                     timer.add("audit", t)
-                    result.first_seq = result.first_seq or stored[0].seq
-                    result.last_seq = stored[-1].seq
-                    result.events_written += len(stored)
+                    result.first_seq = result.first_seq or written.first_seq
+                    result.last_seq = written.last_seq
+                    result.events_written += len(written.hashes)
                 result.courses_scored += len(scored)
                 bar.update(records.courses_in(k))
                 t = time.perf_counter()
