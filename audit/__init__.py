@@ -28,6 +28,7 @@ from audit.events import (
     StoredPrediction,
 )
 from audit.installation import init_if_fresh, init_installation
+from audit.prediction_rows import PredictionColumns
 from audit.store import AuditError, AuditStore, AuditWriteError
 from audit.verify import ChainReport, VerifyReport
 
@@ -42,6 +43,7 @@ __all__ = [
     "JobEvent",
     "KeyRing",
     "OutcomeEvent",
+    "PredictionColumns",
     "PredictionEvent",
     "Record",
     "StoredAccess",

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import orjson
+
 
 def normalise_ts(value: datetime) -> datetime:
     """UTC, microsecond precision (what both SQLite and PostgreSQL keep exactly)."""
@@ -106,3 +109,39 @@ def canonical_json(value: Any) -> str:
     out: list[str] = []
     _canon(value, out)
     return "".join(out)
+
+
+# orjson writes the shortest round-trip digits as repr does, but in its own notation below
+# 1e-4 (0.00001 and 1.5e-7 where repr writes 1e-05 and 1.5e-07) and keeps the sign of -0.0.
+# Everything else is identical (tests/unit/test_audit_rows.py samples every exponent and
+# random bit patterns); these two classes take the reference path instead.
+_ORJSON_NOTATION_FROM = 1e-4
+# Values at the edges of that class and of repr's switch to exponents (1e16): if an orjson
+# release moved either, every value takes the reference path (slower, never different).
+_PROBES = (0.0, 1.0, -2.5, 1e-4, -1e-4, 0.00010000000000000002, 0.1, 123456789.123,
+           9999999999999998.0, 1e16, -1.2345e20, 1e22, 1.7976931348623157e308, 5e-324 * 2**60,
+           1e-10)
+_ORJSON_AGREES = all(orjson.dumps(v).decode() == repr(v) for v in _PROBES)
+
+
+def float_texts(values: np.ndarray, *, nan_as_null: bool = False) -> list[str]:
+    """`canonical_json(float(v))` of every value of a float array, in one orjson call.
+
+    NaN gives "null" when `nan_as_null` (a missing feature is audited as None), else, like
+    any infinity, ValueError.
+    """
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    nan = np.isnan(flat)
+    if np.isinf(flat).any() or (not nan_as_null and nan.any()):
+        raise ValueError("non-finite number cannot be audited")
+    if not _ORJSON_AGREES:
+        return ["null" if v != v else canonical_json(v) for v in flat.tolist()]
+    texts = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1].split(",")
+    if not len(flat):
+        return []
+    with np.errstate(invalid="ignore"):
+        own = np.flatnonzero((np.abs(flat) < _ORJSON_NOTATION_FROM) & ~nan
+                             & ((flat != 0) | np.signbit(flat)))
+    for i, v in zip(own.tolist(), flat[own].tolist(), strict=True):
+        texts[i] = canonical_json(v)
+    return texts

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,14 +166,28 @@ class Surrogates:
     def __init__(self, keyring: KeyRing) -> None:
         self._keys = keyring
 
-    def _ref(self, domain: bytes, identifier: str) -> str:
-        if not isinstance(identifier, str) or not identifier:
-            raise ValueError(f"{domain.decode()} identifier must be a non-empty string")
-        digest = hmac_hex(self._keys.current, domain + b"\x00" + identifier.encode("utf-8"))
-        return f"{self._keys.current_id}.{digest}"
+    def _refs(self, domain: bytes, identifiers: Sequence[str]) -> list[str]:
+        """`<key id>.` + HMAC(domain NUL identifier) of each: the keyed state of the domain
+        prefix is computed once and copied per identifier (same bytes, same digest)."""
+        prefix = hmac.new(self._keys.current, domain + b"\x00", hashlib.sha256)
+        key_id = self._keys.current_id
+        out = []
+        for identifier in identifiers:
+            if not isinstance(identifier, str) or not identifier:
+                raise ValueError(f"{domain.decode()} identifier must be a non-empty string")
+            h = prefix.copy()
+            h.update(identifier.encode("utf-8"))
+            out.append(f"{key_id}.{h.hexdigest()}")
+        return out
 
     def patient(self, patient_id: str) -> str:
-        return self._ref(b"patient", patient_id)
+        return self._refs(b"patient", [patient_id])[0]
 
     def course(self, course_id: str) -> str:
-        return self._ref(b"course", course_id)
+        return self._refs(b"course", [course_id])[0]
+
+    def patients(self, patient_ids: Sequence[str]) -> list[str]:
+        return self._refs(b"patient", patient_ids)
+
+    def courses(self, course_ids: Sequence[str]) -> list[str]:
+        return self._refs(b"course", course_ids)

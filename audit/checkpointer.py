@@ -22,13 +22,15 @@ GATHER_S = 0.2
 
 
 class Checkpointer:
-    def __init__(self, write: Callable[[], object], *, gather_s: float = GATHER_S) -> None:
+    def __init__(self, write: Callable[[], object], *, gather_s: float = GATHER_S,
+                 what: str = "audit checkpoint") -> None:
         self._write = write
         self._gather_s = gather_s
+        self._what = what
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="audit-checkpointer",
+        self._thread = threading.Thread(target=self._run, name=what.replace(" ", "-"),
                                         daemon=True)
         self._thread.start()
         # A process that exits without closing its store still signs its last commits.
@@ -49,7 +51,7 @@ class Checkpointer:
         try:
             self._write()
         except Exception as exc:  # noqa: BLE001 - the events are committed; keep running
-            log.error("audit checkpoint not written (%s); retried after the next commit",
+            log.error("%s not written (%s); retried after the next commit", self._what,
                       type(exc).__name__)
 
     def close(self) -> None:

@@ -11,14 +11,17 @@ chain. Nothing here updates or deletes a row.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +31,6 @@ from audit.chain import (
     KeyRing,
     MissingKeyError,
     Surrogates,
-    hmac_hex,
     require_key_file,
 )
 from audit.checkpoint_check import CheckpointFindings, read_checkpoints
@@ -44,6 +46,7 @@ from audit.database import (
     read_store_id,
     safe_url,
     trigger_problems,
+    wal_checkpoint,
 )
 from audit.events import (
     ACCESS_CHAIN,
@@ -63,17 +66,27 @@ from audit.events import (
     StoredJob,
     StoredOutcome,
     StoredPrediction,
-    chain_message_text,
-    content_text,
     normalise_ts,
     row_from_event,
 )
 from audit.group_commit import GroupCommit
 from audit.paths import AuditPaths, default_paths
+from audit.prediction_rows import PredictionColumns
+from audit.rows import (
+    ChainRows,
+    EventRows,
+    Prepared,
+    Written,
+    chain_hashes,
+    in_order,
+    prepare,
+)
 from audit.signing import Signer, VerifyKeys
 from audit.tables import (
     CHAINS,
+    COPY_SQL,
     HEAD_SQL,
+    INSERT_SQL,
     TABLES,
     access_table,
     events_table,
@@ -87,27 +100,6 @@ __all__ = ["AuditError", "AuditStore", "AuditWriteError"]
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
-
-
-def _link(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in ("seq", "ts", "key_id", "prev_hash", "hash")}
-
-
-def _prepare(chain: ChainName, event: AuditEvent) -> tuple[dict[str, Any], str]:
-    """Column values and the canonical text of the hashed content, taken from the row
-    (what the verifier reads back), so what is hashed is exactly what the database holds."""
-    row = row_from_event(chain, event)
-    return row, content_text(chain, row)
-
-
-def _not_before(chain: ChainName, row: dict[str, Any], text: str,
-                prev_ts: datetime | None) -> tuple[dict[str, Any], str]:
-    """Event times never go backwards along a chain: an event stamped before the chain's
-    newest (a slower thread of the same instant) takes that newest time instead."""
-    if prev_ts is None or row["ts"] >= prev_ts:
-        return row, text
-    moved = {**row, "ts": prev_ts}
-    return moved, content_text(chain, moved)
 
 
 def _load_verify_keys(path: Path) -> VerifyKeys:
@@ -169,7 +161,7 @@ class AuditStore:
             self._signer = None if read_only else _load_signer(self.paths.signing_key_file)
         except MissingKeyError as exc:
             raise AuditError(str(exc)) from None
-        self.engine = make_engine(url, must_exist=True)
+        self.engine = make_engine(url, must_exist=True, background_wal_checkpoints=not read_only)
         self.dialect = dialect_of(self.engine)
         try:
             self.store_id = read_store_id(self.engine, url)
@@ -181,6 +173,11 @@ class AuditStore:
                              f"cannot open audit store at {safe_url(url)}: {describe(exc)}"
                              ) from None
         self._tables_present = self._present_tables()
+        self._pg_lz4 = self.dialect == "postgresql" and self._server_has_lz4()
+        # How the event time column binds on this dialect (SQLite: SQLAlchemy's text form,
+        # which the raw executemany must store exactly as an ORM insert would).
+        ts_type = events_table.c.ts.type.dialect_impl(self.engine.dialect)
+        self._ts_bind = ts_type.bind_processor(self.engine.dialect)
         self._last_appended: Appended | None = None
         self.checkpoint_alarm: str | None = None  # shown on the auditor banner when set
         if not read_only:
@@ -195,6 +192,12 @@ class AuditStore:
         self.checkpointer: Checkpointer | None = None
         if not read_only and background_checkpoints:
             self.checkpointer = Checkpointer(self._checkpoint_now)
+        # SQLite: the WAL is copied into the database file on this thread, after commits,
+        # not by the committing writer (a 10k-row chunk's copy doubled its commit).
+        self._wal: Checkpointer | None = None
+        if not read_only and self.dialect == "sqlite":
+            self._wal = Checkpointer(partial(wal_checkpoint, self.engine),
+                                     what="SQLite WAL checkpoint")
 
     @property
     def audit_keys(self) -> KeyRing:
@@ -236,6 +239,12 @@ class AuditStore:
             raise AuditWriteError("audit store was opened read-only")
         return self.engine.connect().execution_options(audit_write=True)
 
+    def _server_has_lz4(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.exec_driver_sql(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'").scalar())
+
     def _present_tables(self) -> set[str]:
         with self.engine.connect() as conn:
             names = set(inspect(conn).get_table_names())
@@ -251,6 +260,9 @@ class AuditStore:
         if self.checkpointer is not None:
             self.checkpointer.close()
             self.checkpointer = None
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
         self.engine.dispose()
 
     def __enter__(self) -> AuditStore:
@@ -284,13 +296,31 @@ class AuditStore:
         """Write one prediction event durably (committed) or raise AuditWriteError."""
         return self.append_many([event])[0]
 
-    def append_many(self, events: Sequence[PredictionEvent]) -> list[StoredPrediction]:
-        """Write a batch in one transaction: all events are chained and committed, or none."""
-        rows = self._append(PREDICTION_CHAIN, events)
+    def append_many(self, events: Sequence[PredictionEvent] | PredictionColumns,
+                    ) -> list[StoredPrediction]:
+        """Write a batch in one transaction: all events are chained and committed, or none.
+
+        Events or prediction rows built column-wise (audit.prediction_rows) are written the
+        same way; `append_rows` is the same write without handing the rows back.
+        """
+        if isinstance(events, PredictionColumns):
+            written = self.append_rows(events)
+            assert isinstance(written.rows, PredictionColumns)
+            return written.rows.stored(written.seqs(), written.key_id, written.prev_hashes,
+                                       written.hashes)
+        try:
+            columns = PredictionColumns.from_events(events)
+        except ValueError as exc:  # canonical form refused a value
+            raise AuditWriteError(f"audit event not serialisable: {exc}") from None
+        written = self.append_rows(columns)
         # The events were validated on construction; only the chain link (and a time moved
         # up to keep the chain's times in order) is new.
-        return [StoredPrediction.model_construct(**{**e.__dict__, **_link(r)})
-                for e, r in zip(events, rows, strict=True)]
+        return [StoredPrediction.model_construct(**{**e.__dict__, **written.link(i)})
+                for i, e in enumerate(events)]
+
+    def append_rows(self, rows: PredictionColumns) -> Written:
+        """Chain and commit prediction rows (all or none); their seq range and links."""
+        return self._append(rows)
 
     def record_access(self, sub: str, role: str, action: str, *,
                       event_ids: Sequence[str] = (),
@@ -301,33 +331,45 @@ class AuditStore:
                                  event_ids=list(event_ids), filters=dict(filters or {}))
         except ValueError as exc:
             raise AuditWriteError(f"invalid access record: {exc}") from None
-        row = self._append(ACCESS_CHAIN, [access])[0]
-        return StoredAccess.model_construct(**{**access.__dict__, **_link(row)})
+        written = self._append_event(ACCESS_CHAIN, access)
+        return StoredAccess.model_construct(**{**access.__dict__, **written.link(0)})
 
     def record_outcome(self, outcome: OutcomeEvent) -> StoredOutcome:
         """Append an observed outcome (its own chain); prediction rows stay untouched."""
-        row = self._append(OUTCOME_CHAIN, [outcome])[0]
-        return StoredOutcome.model_construct(**{**outcome.__dict__, **_link(row)})
+        written = self._append_event(OUTCOME_CHAIN, outcome)
+        return StoredOutcome.model_construct(**{**outcome.__dict__, **written.link(0)})
 
     def record_job(self, job: JobEvent) -> StoredJob:
         """Append one batch-job event (its own chain) durably, or raise AuditWriteError."""
-        row = self._append(JOB_CHAIN, [job])[0]
-        return StoredJob.model_construct(**{**job.__dict__, **_link(row)})
+        written = self._append_event(JOB_CHAIN, job)
+        return StoredJob.model_construct(**{**job.__dict__, **written.link(0)})
 
-    def _append(self, chain: ChainName, events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
-        """Chain and commit `events` (all or none); returns their rows once committed."""
-        if not events:
-            return []
-        try:  # serialised before joining a group: a refused value fails this caller only
-            prepared = [_prepare(chain, ev) for ev in events]
+    def _append_event(self, chain: ChainName, event: AuditEvent) -> Written:
+        try:
+            rows = EventRows(chain, [row_from_event(chain, event)])
         except ValueError as exc:  # canonical form refused a value
             raise AuditWriteError(f"audit event not serialisable: {exc}") from None
-        return self._groups[chain].submit(prepared, len(prepared))
+        return self._append(rows)
 
-    def _write_group(self, chain: ChainName,
-                     jobs: Sequence[list[tuple[dict[str, Any], str]]]) -> list[list[dict]]:
+    def _append(self, rows: ChainRows) -> Written:
+        """Chain and commit `rows` (all or none) once their hashes are prepared."""
+        if not len(rows):
+            return Written(rows, 0, "", [], [])
+        if self.read_only:
+            raise AuditWriteError("audit store was opened read-only")
+        try:
+            keys = self.audit_keys
+        except AuditError as exc:  # the key file vanished: no write
+            raise AuditWriteError(str(exc)) from None
+        try:  # serialised before joining a group: a refused value fails this caller only
+            prepared = prepare(rows, keys.current_id, keys.current)
+        except ValueError as exc:  # canonical form refused a value
+            raise AuditWriteError(f"audit event not serialisable: {exc}") from None
+        return self._groups[rows.chain].submit(prepared, len(rows))
+
+    def _write_group(self, chain: ChainName, jobs: Sequence[Prepared]) -> list[Written]:
         """One transaction for the queued jobs of one chain, chained in arrival order."""
-        out: list[list[dict[str, Any]]] = []
+        out: list[Written] = []
         try:
             with self._write_conn() as conn, conn.begin():
                 self._lock(conn, chain)
@@ -340,28 +382,64 @@ class AuditStore:
                     raise AuditWriteError(str(exc)) from None
                 key_id, key = keys.current_id, keys.current
                 for job in jobs:
-                    rows = []
-                    for row, content_text in job:
-                        row, content_text = _not_before(chain, row, content_text, prev_ts)
-                        seq += 1
-                        digest = hmac_hex(key, chain_message_text(chain, seq, key_id, prev,
-                                                                  content_text))
-                        rows.append({**row, "seq": seq, "key_id": key_id, "prev_hash": prev,
-                                     "hash": digest})
-                        prev, prev_ts = digest, row["ts"]
-                    out.append(rows)
-                conn.execute(TABLES[chain].insert(), [r for rows in out for r in rows])
+                    rows, states = job.rows, job.states
+                    moved = in_order(rows.ts, prev_ts)
+                    if moved is not None:
+                        rows = rows.with_ts(moved)
+                    if moved is not None or job.key_id != key_id:  # hashed ahead: again
+                        states = prepare(rows, key_id, key).states
+                    hashes = chain_hashes(states, prev, seq)
+                    out.append(Written(rows, seq + 1, key_id, [prev, *hashes[:-1]], hashes))
+                    seq, prev, prev_ts = seq + len(hashes), hashes[-1], rows.ts[-1]
+                self._insert(conn, chain, out)
             # leaving the block committed the transaction: the events are durable
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, psycopg.Error) as exc:  # psycopg's own: raised by COPY
             raise AuditWriteError(f"audit write failed: {describe(exc)}") from None
         if self.checkpointer is not None:
             self.checkpointer.poke()  # signed in the background, never on the request path
+        if self._wal is not None:
+            self._wal.poke()
         return out
 
+    def _insert(self, conn: Connection, chain: ChainName, batches: Sequence[Written]) -> None:
+        """The rows as plain tuples straight to the driver, in the open transaction:
+        SQLite executemany, PostgreSQL COPY (no per-row dict or statement building)."""
+        names = [c.name for c in TABLES[chain].columns]
+        content = names[1:-3]  # between seq and key_id, prev_hash, hash
+        data = []
+        for w in batches:
+            cols = w.rows.columns()
+            n = len(w.hashes)
+            data.append(zip(w.seqs(), *(self._db_ts(cols[c]) if c == "ts" else cols[c]
+                                        for c in content),
+                            repeat(w.key_id, n), w.prev_hashes, w.hashes, strict=True))
+        if self.dialect == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor, cursor.copy(COPY_SQL[chain]) as copy:
+                for row in itertools.chain.from_iterable(data):
+                    copy.write_row(row)
+        else:
+            conn.exec_driver_sql(INSERT_SQL[chain], list(itertools.chain.from_iterable(data)))
+
+    def _db_ts(self, ts: Sequence[datetime]) -> Sequence[Any]:
+        """Event times as the table's column type binds them (SQLite: SQLAlchemy's text)."""
+        process = self._ts_bind
+        if process is None:
+            return ts
+        done: dict[datetime, Any] = {}
+        return [done[t] if t in done else done.setdefault(t, process(t)) for t in ts]
+
     def _lock(self, conn: Connection, chain: ChainName) -> None:
-        if self.dialect == "postgresql":  # SQLite already holds the write lock (IMMEDIATE)
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :c))"),
-                         {"c": f"/audit-chain/{chain}"})
+        if self.dialect != "postgresql":  # SQLite already holds the write lock (IMMEDIATE)
+            return
+        # A prediction row (~3 KB) is TOASTed: pglz compressing its JSON (numbers, which
+        # hardly compress) cost the server more than the rest of the row's COPY. lz4, for
+        # this transaction only, where the server has it: same values, cheaper bytes.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :c))"
+                          + (", set_config('default_toast_compression', 'lz4', true)"
+                             if self._pg_lz4 else "")),
+                     {"c": f"/audit-chain/{chain}"})
 
     @staticmethod
     def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str, datetime | None]:

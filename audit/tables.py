@@ -60,3 +60,11 @@ CHAINS: tuple[ChainName, ...] = (PREDICTION_CHAIN, ACCESS_CHAIN, OUTCOME_CHAIN, 
 HEAD_SQL: dict[ChainName, str] = {
     chain: f"SELECT seq, hash, ts FROM {table.name} ORDER BY seq DESC LIMIT 1"  # nosec B608
     for chain, table in TABLES.items()}
+# The writer's statements, columns in table order (rows go in as plain tuples).
+INSERT_SQL: dict[ChainName, str] = {
+    chain: f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "  # nosec B608
+           f"VALUES ({', '.join('?' for _ in table.columns)})"
+    for chain, table in TABLES.items()}
+COPY_SQL: dict[ChainName, str] = {
+    chain: f"COPY {table.name} ({', '.join(c.name for c in table.columns)}) FROM STDIN"
+    for chain, table in TABLES.items()}

@@ -115,7 +115,7 @@ def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
     from pyinstrument import Profiler
 
     from audit import AuditStore
-    from jobs.batch_audit import chunk_events
+    from jobs.batch_audit import audit_chunk
     from jobs.batch_reader import ChunkedRecords
     from jobs.batch_scoring import score_chunk
 
@@ -134,8 +134,8 @@ def profile(model, data: Path, chunk: int, var: Path, out: Path) -> dict:
     with AuditStore(f"sqlite:///{var / 'profile-audit.db'}", paths=paths) as store:
         prof = Profiler(interval=0.001)
         prof.start()
-        store.append_many(chunk_events(store, model, scored, job_id="0" * 32, caller_sub="bench",
-                                       caller_role="batch", latency_ms=0.0))
+        audit_chunk(store, model, scored, job_id="0" * 32, caller_sub="bench",
+                    caller_role="batch", latency_ms=0.0)
         prof.stop()
     audit_text = prof.output_text(unicode=False, color=False, show_all=False)
     out.parent.mkdir(parents=True, exist_ok=True)

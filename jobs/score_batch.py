@@ -4,7 +4,8 @@ Streams the folder in chunks of whole courses (jobs/batch_reader.py);
 each chunk is validated (bad rows quarantined with reasons), featured with
 features/ and explained with the served RiskModel, its rows are appended to
 the Parquet output, and every prediction is written to the audit store in
-one `append_many` per chunk (one prediction chain). One event in the store's
+one transaction per chunk (one prediction chain), on a writer thread while the next
+chunk is scored (jobs/batch_audit.py). One event in the store's
 batch-job chain (migration 0003) names the input's sha256, its row counts and the
 prediction-chain range. Logs carry counts and reasons, never values.
 """
@@ -29,7 +30,7 @@ from tqdm import tqdm
 from audit import AuditStore, JobEvent
 from config import get_settings
 from config.files import open_private, private_dir, private_file
-from jobs.batch_audit import chunk_events
+from jobs.batch_audit import ChunkAuditor
 from jobs.batch_reader import ChunkedRecords
 from jobs.batch_scoring import OUTPUT_SCHEMA, ScoredChunk, output_table, score_chunk
 from riskmodel.champion import load_champion
@@ -114,6 +115,8 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
     quarantined: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     status = "failed"
+    auditor = None if store is None else ChunkAuditor(
+        store, model, job_id=result.job_id, caller_sub=caller_sub, caller_role=CALLER_ROLE)
     try:
         with pq.ParquetWriter(partial, OUTPUT_SCHEMA) as writer, tqdm(
                 total=records.n_courses, unit="course", disable=not progress,
@@ -129,24 +132,26 @@ def run_batch(model: RiskModel, input_dir: Path, output: Path, *, store: AuditSt
                     reasons[f"{r.record}: {r.reason}"] += int(r.rows)
                 if quarantine_dir is not None:
                     _append_quarantine(scored.quarantine, quarantine_dir / result.job_id)
-                if store is not None and len(scored):
-                    events = chunk_events(store, model, scored, job_id=result.job_id,
-                                          caller_sub=caller_sub, caller_role=CALLER_ROLE,
-                                          latency_ms=(t_scored - t_start) * 1000 / len(scored))
-                    t = timer.add("audit_events", t)
-                    stored = store.append_many(events)
-                    timer.add("audit_write", t)
-                    result.first_seq = result.first_seq or stored[0].seq
-                    result.last_seq = stored[-1].seq
-                    result.events_written += len(stored)
+                if auditor is not None and len(scored):
+                    # written on the auditor's thread while the next chunk is scored
+                    auditor.submit(scored, (t_scored - t_start) * 1000 / len(scored))
+                    timer.add("audit_wait", t)
                 result.courses_scored += len(scored)
                 bar.update(records.courses_in(k))
                 t = time.perf_counter()
+            if auditor is not None:
+                t = time.perf_counter()
+                auditor.close()  # every prediction audited before the output is published
+                timer.add("audit_wait", t)
         partial.replace(output)
         status = "completed"
     finally:
         result.rows_quarantined = dict(quarantined)
         result.reasons = dict(reasons)
+        if auditor is not None:
+            auditor.join()
+            result.first_seq, result.last_seq = auditor.first_seq, auditor.last_seq
+            result.events_written = auditor.events_written
         if store is not None:
             # A failed job still leaves a record of what it read and how far it got.
             store.record_job(JobEvent(job_id=result.job_id, caller_sub=caller_sub,

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from audit import AuditStore, AuditWriteError, PredictionEvent
+from audit import AuditStore, AuditWriteError, PredictionColumns
 from features.requests import CourseRecord
 from riskmodel.predictor import RiskModel
 from serving.recording import prediction_events
@@ -48,7 +48,7 @@ class Pending:
     """Scored, with its audit events built, not yet written: never an answer by itself."""
 
     served: Served
-    events: list[PredictionEvent]
+    events: PredictionColumns
 
 
 class PredictionPipeline:

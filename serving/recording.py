@@ -1,8 +1,12 @@
-"""Audit events for served predictions: one per course, written before the answer."""
+"""Audit rows for served predictions: one per course, written before the answer.
+
+Built as the batch job builds a chunk's (audit.prediction_rows): one request's courses
+at once, whether one or many.
+"""
 
 from __future__ import annotations
 
-from audit import AuditStore, PredictionEvent
+from audit import AuditStore, PredictionColumns
 from features.requests import CourseRecord
 from features.spec import FEATURE_NAMES
 from riskmodel.predictor import RiskModel
@@ -11,24 +15,18 @@ from serving.scoring import Scored
 
 def prediction_events(store: AuditStore, model: RiskModel, courses: list[CourseRecord],
                       scored: Scored, *, request_id: str, caller_sub: str, caller_role: str,
-                      endpoint: str, latency_ms: float) -> list[PredictionEvent]:
+                      endpoint: str, latency_ms: float) -> PredictionColumns:
     """The audit record of each prediction: surrogates only, never the raw identifiers."""
     a = model.artifact
-    thresholds = {"moderate_from": a.bands.moderate_from, "high_from": a.bands.high_from}
+    surrogates = store.surrogates
     e = scored.explained
-    # tolist() gives the same Python floats as float(x), without a numpy scalar per value.
-    values, contributions = scored.features.matrix.tolist(), e.contributions.tolist()
-    events = []
-    for i, course in enumerate(courses):
-        events.append(PredictionEvent(
-            request_id=request_id, caller_sub=caller_sub, caller_role=caller_role,
-            endpoint=endpoint, patient_ref=store.patient_ref(course.intake.patient_id),
-            course_ref=store.course_ref(course.intake.course_id), model_name=a.name,
-            model_version=a.version, model_sha256=a.sha256,
-            features={n: None if v != v else v  # NaN (missing) -> None
-                      for n, v in zip(FEATURE_NAMES, values[i], strict=True)},
-            probability=float(e.probability[i]), risk_band=scored.bands[i], thresholds=thresholds,
-            shap_values=dict(zip(FEATURE_NAMES, contributions[i], strict=True)),
-            shap_base=float(e.base_log_odds[i]), latency_ms=latency_ms,
-        ))
-    return events
+    return PredictionColumns.from_scores(
+        feature_names=FEATURE_NAMES, features=scored.features.matrix,
+        contributions=e.contributions, probability=e.probability, shap_base=e.base_log_odds,
+        risk_band=scored.bands,
+        patient_refs=surrogates.patients([c.intake.patient_id for c in courses]),
+        course_refs=surrogates.courses([c.intake.course_id for c in courses]),
+        thresholds={"moderate_from": a.bands.moderate_from, "high_from": a.bands.high_from},
+        latency_ms=latency_ms, request_id=request_id, caller_sub=caller_sub,
+        caller_role=caller_role, endpoint=endpoint, model_name=a.name,
+        model_version=a.version, model_sha256=a.sha256)
