@@ -52,6 +52,10 @@ def top_factors_of(values: np.ndarray, contributions: np.ndarray, k: int = TOP_F
     cols = order.ravel()
     keep = contributions[rows, cols] != 0
     rows, cols = rows[keep], cols[keep]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
-    return TopFactors(rows, cols, values[rows, cols], contributions[rows, cols], offsets)
+    return TopFactors(rows, cols, values[rows, cols], contributions[rows, cols],
+                      row_offsets(rows, n))
+
+
+def row_offsets(rows: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) start of each of n rows' entries in `rows`, which is sorted ascending."""
+    return np.searchsorted(rows, np.arange(n + 1))

@@ -16,7 +16,7 @@ from riskmodel.artifact import Artifact, RiskBand, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
 from riskmodel.extras import load_extras
-from riskmodel.factors import TOP_FACTORS, TopFactors, top_factors_of
+from riskmodel.factors import TOP_FACTORS, TopFactors, row_offsets, top_factors_of
 from riskmodel.served_numbers import load_served_numbers
 
 
@@ -129,17 +129,17 @@ class RiskModel:
         """Missing inputs, inputs outside the training range and an unusual combination, for
         every row of an (n, F) matrix at once."""
         n, width = matrix.shape
-        with np.errstate(invalid="ignore"):
-            outside = (matrix < self._lo) | (matrix > self._hi)
         # Row-major nonzero over [missing | outside | unlike] is each row's listing order.
-        flags = np.hstack([np.isnan(matrix), outside,
-                           np.asarray(unlike_training, dtype=bool).reshape(n, 1)])
+        flags = np.empty((n, 2 * width + 1), dtype=bool)
+        np.isnan(matrix, out=flags[:, :width])
+        with np.errstate(invalid="ignore"):
+            np.less(matrix, self._lo, out=flags[:, width:-1])
+            flags[:, width:-1] |= matrix > self._hi
+        flags[:, -1] = unlike_training
         rows, at = np.nonzero(flags)
         kinds = at // width
         columns = np.where(kinds == 2, WHOLE_COURSE, at - kinds * width)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
-        return InputWarnings(rows, kinds, columns, offsets)
+        return InputWarnings(rows, kinds, columns, row_offsets(rows, n))
 
     def input_warnings(self, row: np.ndarray, unlike_training: bool = False) -> list[InputWarning]:
         """One course's warnings (`input_warnings_of` on a batch of one)."""

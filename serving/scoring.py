@@ -84,10 +84,11 @@ def score_courses(model: RiskModel, courses: list[CourseRecord]) -> Scored:
         low, high = cal.bounds(p)
         intervals = [{"low": lo, "high": hi, "level": cal.level, "n_courses": cal.n_courses}
                      for lo, hi in zip(low.tolist(), high.tolist(), strict=True)]
-    facts = served.bands or {}
+    facts, present = served.bands or {}, set(bands)
+    # One shared object per band that occurs (a one-course request builds one, not three).
     band_observed = {name: BandObserved(meaning=f.meaning, observed_relapse_rate=f.observed_rate,
                                         low=f.low, high=f.high, n_courses=f.n_courses)
-                     for name, f in facts.items()}
+                     for name, f in facts.items() if name in present}
     factors = _factor_lists(top_factors_of(matrix, explained.contributions))
     warnings = _warning_lists(model.input_warnings_of(matrix, model.unlike_training(matrix)))
     predictions = _PREDICTIONS.validate_python([
