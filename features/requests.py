@@ -119,7 +119,8 @@ def course_batch_from_requests(courses: list[CourseRecord]) -> CourseBatch:
     numbers = _table(intakes, _INTAKE_NUMBERS)
     it = {name: numbers[:, j] for j, name in enumerate(_INTAKE_NUMBERS)}
     codes = operator.attrgetter(*_INTAKE_CODES)
-    coded = np.array([codes(i) for i in intakes], dtype=object).reshape(len(intakes), -1)
+    coded = np.array([codes(i) for i in intakes], dtype=object).reshape(len(intakes),
+                                                                      len(_INTAKE_CODES))
     for j, name in enumerate(_INTAKE_CODES):
         it[name] = coded[:, j]
     it["intake_day"] = _days([i.intake_date for i in intakes])
