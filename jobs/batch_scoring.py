@@ -17,7 +17,7 @@ from features.course_status import EPOCH, NOT_ENDED_RULE, ended_mask
 from features.records import RawRecords
 from features.spec import FEATURE_NAMES
 from features.validation import validate_records
-from riskmodel.factors import TOP_FACTORS, top_factor_picks
+from riskmodel.factors import TOP_FACTORS, top_factors_of
 from riskmodel.predictor import Explained, RiskModel
 
 _NAME_TEXT = pa.array(FEATURE_NAMES, pa.string())
@@ -87,19 +87,14 @@ def _quarantine_unended(raw: RawRecords, intake: pd.DataFrame, sessions: pd.Data
 def top_factor_column(values: np.ndarray, contributions: np.ndarray,
                       k: int = TOP_FACTORS) -> pa.Array:
     """list<struct> of each row's top factors (riskmodel/factors.py, as /score lists them)."""
-    n = contributions.shape[0]
-    rows, cols = top_factor_picks(contributions, k)
-    shap = contributions[rows, cols]
-    vals = values[rows, cols]
+    top = top_factors_of(values, contributions, k)
     structs = pa.StructArray.from_arrays(
-        [_NAME_TEXT.take(pa.array(cols)),
-         pa.array(vals, pa.float64(), mask=np.isnan(vals)),
-         pa.array(shap, pa.float64()),
-         _DIRECTION_TEXT.take(pa.array((shap > 0).astype(np.int8)))],
+        [_NAME_TEXT.take(pa.array(top.columns)),
+         pa.array(top.values, pa.float64(), mask=np.isnan(top.values)),
+         pa.array(top.shap, pa.float64()),
+         _DIRECTION_TEXT.take(pa.array(top.raises.astype(np.int8)))],
         names=["feature", "value", "shap_log_odds", "direction"])
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), structs)
+    return pa.ListArray.from_arrays(pa.array(top.offsets.astype(np.int32)), structs)
 
 
 _FACTORS = pa.list_(pa.struct([("feature", pa.string()), ("value", pa.float64()),

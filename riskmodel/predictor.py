@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from features.spec import COURSE_EXPOSURES, FEATURE_LABELS, FEATURE_NAMES
+from features.spec import FEATURE_LABELS, FEATURE_NAMES
 from riskmodel.artifact import Artifact, RiskBand, load_artifact
 from riskmodel.calibration import sigmoid
 from riskmodel.explain import make_explainer
 from riskmodel.extras import load_extras
-from riskmodel.factors import TOP_FACTORS, top_factor_picks
+from riskmodel.factors import TOP_FACTORS, TopFactors, row_offsets, top_factors_of
 from riskmodel.served_numbers import load_served_numbers
 
 
@@ -35,6 +35,29 @@ class InputWarning:
     kind: str  # missing | outside_training_range | unlike_training_courses
     feature: str | None  # None for the whole-course (multivariate) check
     message: str
+
+
+# Each kind of input warning, in the order a course lists them, and its one message.
+WARNING_KINDS = ("missing", "outside_training_range", "unlike_training_courses")
+WARNING_MESSAGES = (
+    "not recorded: the model used what a missing value meant in training",
+    "outside the range seen in training: the model is guessing",
+    "this combination of values is unlike the training courses (Mahalanobis distance beyond "
+    "the training part's 99.5th percentile): the estimate may not apply",
+)
+WHOLE_COURSE = -1  # the column of a warning about the whole course, not one input
+
+
+@dataclass(frozen=True)
+class InputWarnings:
+    """Every row's input warnings, column-wise: row i's are entries offsets[i]:offsets[i + 1],
+    its missing inputs first, then its inputs outside the training range (each in feature
+    order), then the whole-course check."""
+
+    rows: np.ndarray  # (m,) int
+    kinds: np.ndarray  # (m,) index into WARNING_KINDS
+    columns: np.ndarray  # (m,) feature column, WHOLE_COURSE for the multivariate check
+    offsets: np.ndarray  # (n + 1,) int
 
 
 @dataclass(frozen=True)
@@ -86,13 +109,14 @@ class RiskModel:
 
     @staticmethod
     def top_factors(values: np.ndarray, contributions: np.ndarray, k: int = TOP_FACTORS) -> list[Factor]:
-        _, picked = top_factor_picks(contributions[np.newaxis, :], k)
+        """One course's top factors (`top_factors_of` on a batch of one)."""
+        top: TopFactors = top_factors_of(values[np.newaxis, :], contributions[np.newaxis, :], k)
         return [
             Factor(FEATURE_NAMES[j], FEATURE_LABELS[FEATURE_NAMES[j]],
-                   None if np.isnan(values[j]) else float(values[j]), float(contributions[j]),
-                   "raises" if contributions[j] > 0 else "lowers",
-                   FEATURE_NAMES[j] in COURSE_EXPOSURES)
-            for j in picked
+                   None if np.isnan(v) else float(v), float(c), "raises" if up else "lowers",
+                   bool(exposure))
+            for j, v, c, up, exposure in zip(top.columns, top.values, top.shap, top.raises,
+                                             top.course_exposure, strict=True)
         ]
 
     def unlike_training(self, matrix: np.ndarray) -> np.ndarray:
@@ -100,19 +124,26 @@ class RiskModel:
         ood = self.served.ood
         return np.zeros(len(matrix), dtype=bool) if ood is None else ood.flags(matrix)
 
-    def input_warnings(self, row: np.ndarray, unlike_training: bool = False) -> list[InputWarning]:
-        """Missing inputs, inputs outside the training range, and an unusual combination."""
-        warnings = [InputWarning("missing", FEATURE_NAMES[j], "not recorded: the model used "
-                                 "what a missing value meant in training")
-                    for j in np.flatnonzero(np.isnan(row))]
+    def input_warnings_of(self, matrix: np.ndarray, unlike_training: np.ndarray
+                          ) -> InputWarnings:
+        """Missing inputs, inputs outside the training range and an unusual combination, for
+        every row of an (n, F) matrix at once."""
+        n, width = matrix.shape
+        # Row-major nonzero over [missing | outside | unlike] is each row's listing order.
+        flags = np.empty((n, 2 * width + 1), dtype=bool)
+        np.isnan(matrix, out=flags[:, :width])
         with np.errstate(invalid="ignore"):
-            outside = (row < self._lo) | (row > self._hi)
-        warnings += [InputWarning("outside_training_range", FEATURE_NAMES[j],
-                                  "outside the range seen in training: the model is guessing")
-                     for j in np.flatnonzero(outside)]
-        if unlike_training:
-            warnings.append(InputWarning(
-                "unlike_training_courses", None, "this combination of values is unlike the "
-                "training courses (Mahalanobis distance beyond the training part's 99.5th "
-                "percentile): the estimate may not apply"))
-        return warnings
+            np.less(matrix, self._lo, out=flags[:, width:-1])
+            flags[:, width:-1] |= matrix > self._hi
+        flags[:, -1] = unlike_training
+        rows, at = np.nonzero(flags)
+        kinds = at // width
+        columns = np.where(kinds == 2, WHOLE_COURSE, at - kinds * width)
+        return InputWarnings(rows, kinds, columns, row_offsets(rows, n))
+
+    def input_warnings(self, row: np.ndarray, unlike_training: bool = False) -> list[InputWarning]:
+        """One course's warnings (`input_warnings_of` on a batch of one)."""
+        got = self.input_warnings_of(row[np.newaxis, :], np.array([unlike_training]))
+        return [InputWarning(WARNING_KINDS[k], None if j == WHOLE_COURSE else FEATURE_NAMES[j],
+                             WARNING_MESSAGES[k])
+                for k, j in zip(got.kinds.tolist(), got.columns.tolist(), strict=True)]

@@ -48,8 +48,9 @@ class RiskCurve:
         return np.column_stack(cols[::-1])
 
     def curves(self, p: np.ndarray) -> list[dict[str, float]]:
-        return [{str(d): float(r) for d, r in zip(self.days, row, strict=True)}
-                for row in self.risks(p)]
+        # tolist(): the same Python floats as float(r), without a numpy scalar per value
+        keys = [str(d) for d in self.days]
+        return [dict(zip(keys, row, strict=True)) for row in self.risks(p).tolist()]
 
     def to_json(self) -> str:
         return json.dumps({"method": "logit-quadratic in logit(p180) per horizon, anchored",

@@ -7,7 +7,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from features.course_status import NOT_ENDED_MESSAGE, NOT_ENDED_RULE, course_has_ended
+from features.course_status import (
+    NOT_ENDED_MESSAGE,
+    NOT_ENDED_RULE,
+    course_has_ended,
+    utc_today,
+)
 from features.requests import CourseRecord
 
 MAX_COURSES = 1000
@@ -32,8 +37,9 @@ class ScoreRequest(BaseModel):
 
 def _refuse_unended(courses: list[CourseRecord], field: str) -> None:
     """Only ended courses get a final score (features/course_status.py, UTC dates)."""
+    today = utc_today()  # one request date for all its courses (and one clock read)
     for i, c in enumerate(courses):
-        if not course_has_ended(s.session_date for s in c.sessions):
+        if not course_has_ended([s.session_date for s in c.sessions], as_of=today):
             # "<field>: ..." lets the 422 name the field (serving/validation_errors.py).
             where = f"{field}: {field}[{i}]: " if field == "courses" else f"{field}: "
             raise PydanticCustomError(NOT_ENDED_RULE, where + NOT_ENDED_MESSAGE)
