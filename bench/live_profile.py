@@ -14,6 +14,7 @@ import argparse
 import collections
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import PY, ROOT, stop_server
@@ -45,8 +46,28 @@ def collapsed(path: Path) -> collections.Counter[str]:
     return c
 
 
-def summarise(stacks: collections.Counter[str], top: int = 30) -> str:
-    """Self and inclusive sample shares per frame (a frame counted once per stack)."""
+# Frames whose inclusive share splits a /score request into its parts: our route, the
+# feature build and model, the audit (events, write, checkpoints), BentoML's parse and
+# response, the hand-off to the audit thread, our middlewares (Metrics minus what runs
+# under BentoML's ContextMiddleware, which sits inside them).
+PARTS = ("RelapseRiskService.score", "score_courses", "prediction_events",
+         "PredictionPipeline.record", "Checkpointer._run", "model_validate_json",
+         "to_http_response", "api_endpoint_wrapper", "AsyncPipeline.predict",
+         "MetricsMiddleware.__call__", "ContextMiddleware.__call__", "otel_receive")
+
+
+def shares(stacks: collections.Counter[str], frames: Sequence[str]) -> dict[str, float]:
+    """Inclusive share (%) of each frame name: samples whose stack holds a frame that
+    contains it."""
+    total = sum(stacks.values()) or 1
+    return {name: 100 * sum(n for stack, n in stacks.items() if name in stack) / total
+            for name in frames}
+
+
+def summarise(stacks: collections.Counter[str], top: int = 30, requests: int = 0,
+              parts: Sequence[str] = PARTS) -> str:
+    """Self and inclusive sample shares per frame (a frame counted once per stack); with
+    `requests`, samples per request, and the inclusive shares of `parts`."""
     total = sum(stacks.values()) or 1
     self_c: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
@@ -55,7 +76,10 @@ def summarise(stacks: collections.Counter[str], top: int = 30) -> str:
         self_c[frames[-1]] += n
         for f in set(frames):
             incl[f] += n
-    lines = [f"{total} samples", "", "self %  frame"]
+    lines = [f"{total} samples" + (f", {total / requests:.2f} per request" if requests else "")]
+    if parts:
+        lines += ["", "incl %  part"] + [f"{v:6.1f}  {k}" for k, v in shares(stacks, parts).items()]
+    lines += ["", "self %  frame"]
     lines += [f"{100 * n / total:6.1f}  {f}" for f, n in self_c.most_common(top)]
     lines += ["", "incl %  frame"]
     lines += [f"{100 * n / total:6.1f}  {f}" for f, n in incl.most_common(top)]
@@ -121,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             total += collapsed(raw)
     text = (f"{tag}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.1f} ms "
             f"(py-spy {' '.join(a for a in ('--idle', '--gil') if getattr(args, a[2:]))})\n"
-            + summarise(total))
+            + summarise(total, requests=int(result["requests"])))
     (OUT / f"{tag}-summary.txt").write_text(text)
     print(text)
     print(f"raw stacks: {OUT}/{tag}-*.txt", flush=True)

@@ -8,11 +8,20 @@ event loop itself (about a millisecond, no hand-off), and only the audit write, 
 waits on the disk, goes to a thread; concurrent writes of a worker still share one
 transaction (the audit store's group commit). A large request is scored in a thread too,
 so the loop keeps answering the others meanwhile.
+
+The threads are a `ThreadPoolExecutor`'s, reached with `loop.run_in_executor`: its work
+queue is the C `SimpleQueue`, and a hand-off cost 20-40 us of CPU against 40-60 us through
+`anyio.to_thread.run_sync` (whose `queue.Queue` put, capacity limiter and cancel scope are
+Python; py-spy on the live workers put that hand-off at ~6 % of the loop's GIL time with
+one client; bench/NOTES.md 2026-12-01). A request cancelled meanwhile (client gone) no
+longer waits for its write: the write still completes in its thread, and nothing is
+answered without it.
 """
 
 from __future__ import annotations
 
-import anyio
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from features.requests import CourseRecord
 from serving.pipeline import Caller, PredictionPipeline, Served
@@ -28,20 +37,18 @@ class AsyncPipeline:
 
     def __init__(self, pipeline: PredictionPipeline, waiters: int = AUDIT_WAITERS) -> None:
         self.pipeline = pipeline
-        self._waiters = waiters
-        self._limiter: anyio.CapacityLimiter | None = None  # made on the worker's own loop
-
-    @property
-    def limiter(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._waiters)
-        return self._limiter
+        # Threads start on first use, so a worker made before the loop exists is fine.
+        self._threads = ThreadPoolExecutor(max_workers=waiters, thread_name_prefix="audit-wait")
 
     async def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
+        loop = asyncio.get_running_loop()
         if len(courses) <= INLINE_COURSES:
             pending = self.pipeline.score(courses, caller, endpoint)
         else:
-            pending = await anyio.to_thread.run_sync(self.pipeline.score, courses, caller,
-                                                     endpoint, limiter=self.limiter)
-        return await anyio.to_thread.run_sync(self.pipeline.record, pending,
-                                              limiter=self.limiter)
+            pending = await loop.run_in_executor(self._threads, self.pipeline.score, courses,
+                                                 caller, endpoint)
+        return await loop.run_in_executor(self._threads, self.pipeline.record, pending)
+
+    def close(self) -> None:
+        """Wait for the writes in flight (their answers wait on them), then stop the threads."""
+        self._threads.shutdown(wait=True)

@@ -83,6 +83,15 @@ def _instruments() -> tuple[Any, Any]:
     return requests, seconds
 
 
+@cache
+def _series(route: str, method: str, status: str) -> tuple[Any, Any]:
+    """The counter and histogram children of one label set, made once per worker:
+    `labels()` takes a lock and checks the label values on every call. The label sets are
+    bounded (route templates, METHODS and OTHER, status codes), so this cache is too."""
+    requests, seconds = _instruments()
+    return requests.labels(route, method, status), seconds.labels(route, method)
+
+
 def exposition() -> tuple[bytes, str]:
     from bentoml._internal.configuration.containers import BentoMLContainer
 
@@ -115,9 +124,9 @@ class MetricsMiddleware:
         finally:
             route = self.label(scope.get("path", ""))
             method = scope.get("method", "") if scope.get("method") in METHODS else "OTHER"
-            requests, seconds = _instruments()
-            requests.labels(route, method, str(status)).inc()
-            seconds.labels(route, method).observe(time.perf_counter() - started)
+            count, duration = _series(route, method, str(status))
+            count.inc()
+            duration.observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -93,7 +93,9 @@ class RelapseRiskService:
 
     @bentoml.on_shutdown
     def close_audit(self) -> None:
-        """Sign the last commits into the checkpoint chain before the worker exits."""
+        """Finish the writes in flight, then sign the last commits into the checkpoint chain
+        before the worker exits."""
+        self.predictor.close()
         self.pipeline.audit.close()
 
     @property
