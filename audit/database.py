@@ -8,10 +8,14 @@ messages can echo row values.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import re
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +88,30 @@ def make_engine(url: str, *, must_exist: bool = False,
 
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def writer_turn(url: str) -> Iterator[None]:
+    """Hold the store's writer lock file (`<database>-writer.lock`) for one write
+    transaction; for PostgreSQL and in-memory SQLite a no-op.
+
+    Why: writers of several processes (the service's workers, a batch job) that meet on
+    SQLite's write lock wait in its busy handler, which sleeps 1, 2, 5 ... 100 ms between
+    tries instead of waking when the lock frees: under load a 2 ms transaction waited up
+    to hundreds of ms. `flock` queues them in the kernel and wakes the next at once. A
+    new descriptor per turn, so threads of one process also queue (flock locks belong to
+    the open file). SQLite's own lock stays the guarantee; this only orders the waiters.
+    """
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 def wal_checkpoint(engine: Engine) -> None:

@@ -47,6 +47,7 @@ from audit.database import (
     safe_url,
     trigger_problems,
     wal_checkpoint,
+    writer_turn,
 )
 from audit.events import (
     ACCESS_CHAIN,
@@ -371,7 +372,7 @@ class AuditStore:
         """One transaction for the queued jobs of one chain, chained in arrival order."""
         out: list[Written] = []
         try:
-            with self._write_conn() as conn, conn.begin():
+            with writer_turn(self.url), self._write_conn() as conn, conn.begin():
                 self._lock(conn, chain)
                 seq, prev, prev_ts = self._head_in(conn, chain)
                 # Read under the chain's lock: a rotation holds every chain's lock while it
