@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -145,3 +145,14 @@ def float_texts(values: np.ndarray, *, nan_as_null: bool = False) -> list[str]:
     for i, v in zip(own.tolist(), flat[own].tolist(), strict=True):
         texts[i] = canonical_json(v)
     return texts
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def once_per_value(values: Iterable[K], fn: Callable[[K], V]) -> list[V]:
+    """`[fn(v) for v in values]`, with fn called once per distinct value: a request's or
+    chunk's rows share most of their texts and times."""
+    done: dict[K, V] = {}
+    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]

@@ -20,14 +20,20 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, ClassVar
 
 import numpy as np
 import orjson
 from pydantic import create_model
 
-from audit.canonical import canonical_json, float_texts, format_ts, normalise_ts
+from audit.canonical import (
+    canonical_json,
+    float_texts,
+    format_ts,
+    normalise_ts,
+    once_per_value,
+)
 from audit.events import (
     FLOAT_COLUMNS,
     PREDICTION_CHAIN,
@@ -208,15 +214,11 @@ _CONTENT = "{" + ",".join(
 
 def _json_strings(values: list[str]) -> list[str]:
     """JSON text of each string, escaped once per distinct value (shared fields, bands)."""
-    done: dict[str, str] = {}
-    return [done[v] if v in done else done.setdefault(v, json.dumps(v, ensure_ascii=True))
-            for v in values]
+    return once_per_value(values, partial(json.dumps, ensure_ascii=True))
 
 
 def _json_ts(values: list[datetime]) -> list[str]:
-    done: dict[datetime, str] = {}
-    return [done[t] if t in done else done.setdefault(t, json.dumps(format_ts(t)))
-            for t in values]
+    return once_per_value(values, lambda t: json.dumps(format_ts(t)))
 
 
 class _Filler:

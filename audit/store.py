@@ -26,6 +26,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from audit.canonical import once_per_value
 from audit.chain import (
     KeyFile,
     KeyRing,
@@ -426,10 +427,7 @@ class AuditStore:
     def _db_ts(self, ts: Sequence[datetime]) -> Sequence[Any]:
         """Event times as the table's column type binds them (SQLite: SQLAlchemy's text)."""
         process = self._ts_bind
-        if process is None:
-            return ts
-        done: dict[datetime, Any] = {}
-        return [done[t] if t in done else done.setdefault(t, process(t)) for t in ts]
+        return ts if process is None else once_per_value(ts, process)
 
     def _lock(self, conn: Connection, chain: ChainName) -> None:
         if self.dialect != "postgresql":  # SQLite already holds the write lock (IMMEDIATE)
