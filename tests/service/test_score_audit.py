@@ -60,7 +60,7 @@ def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
     def broken(events):
         raise AuditWriteError("disk full")
 
-    monkeypatch.setattr(service.audit, "append_many", broken)
+    monkeypatch.setattr(service.audit, "append_rows", broken)
     with pytest.raises(ServiceUnavailable):
         asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
                                   ctx=clinician_ctx()))
