@@ -7,13 +7,11 @@ rejected value (possibly a raw patient identifier) never reaches a log line.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-import numpy as np
+import uuid_utils
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from audit.canonical import canonical_json, format_ts, normalise_ts, plain_scalar
@@ -42,7 +40,7 @@ class _Model(BaseModel):
 class _Event(_Model):
     """What every chained event carries: its id and its time (UTC)."""
 
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[0-9a-f]{32}$")
+    event_id: str = Field(default_factory=lambda: new_event_id(), pattern=r"^[0-9a-f]{32}$")
     ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("ts")
@@ -254,14 +252,21 @@ def message_tail(prev_hash: str, seq: int) -> str:
     return f'{json.dumps(prev_hash)},"seq":{int(seq)}}}'
 
 
+def new_event_id() -> str:
+    """A UUIDv7 (RFC 9562) as 32 hex digits: its first 48 bits are the Unix time in ms.
+
+    Time-ordered, not random (uuid4, before): the store's unique index on event_id then
+    grows at its right edge instead of dirtying a random leaf page per row. A 100-row
+    SQLite transaction wrote ~15 % fewer WAL bytes and committed ~25 % faster
+    (bench/NOTES.md, "Time-ordered event ids"). The time it shows is the event's own
+    `ts` to the millisecond, stored in the same row, so it reveals nothing new.
+    """
+    return uuid_utils.uuid7().hex
+
+
 def new_event_ids(n: int) -> list[str]:
-    """`n` event ids made as `uuid.uuid4().hex` makes one (16 random bytes, version 4, RFC
-    4122 variant), in one call: one uuid4 per event cost more than the rest of its id."""
-    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    text = raw.tobytes().hex()
-    return [text[i:i + 32] for i in range(0, 32 * n, 32)]
+    """`n` event ids (`new_event_id`), in the order they were made."""
+    return [uuid_utils.uuid7().hex for _ in range(n)]
 
 
 _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -170,12 +171,18 @@ def test_surrogates_in_bulk_are_the_single_ones() -> None:
         REFS.patients(["ok", ""])
 
 
-def test_event_ids_have_the_uuid4_form() -> None:
+def test_event_ids_are_time_ordered_uuid7() -> None:
+    before = int(time.time() * 1000)
     ids = new_event_ids(500)
+    after = int(time.time() * 1000)
     assert len(set(ids)) == 500
     for text in ids:
         u = uuid.UUID(hex=text)
-        assert (u.hex, u.version, u.variant) == (text, 4, uuid.RFC_4122)
+        assert (u.hex, u.version, u.variant) == (text, 7, uuid.RFC_4122)
+        assert before <= int(text[:12], 16) <= after  # the first 48 bits: Unix ms
+    # Made later, sorted later: the index on event_id grows at its end.
+    assert sorted(ids) == ids
+    assert new_event_ids(1)[0] > ids[-1]
 
 
 def test_event_times_never_go_backwards_along_a_chain() -> None:
