@@ -29,6 +29,7 @@ from pydantic import create_model
 
 from audit.canonical import (
     canonical_json,
+    fill_rows,
     float_texts,
     format_ts,
     normalise_ts,
@@ -238,9 +239,7 @@ class _Filler:
         m = np.asarray(matrix, dtype=np.float64)
         if m.ndim != 2 or m.shape[1] != self.width:
             raise ValueError("matrix does not have one column per feature name")
-        texts = float_texts(m[:, self.order], nan_as_null=nan_as_null)
-        k, template = self.width, self.template
-        return [template % tuple(texts[i:i + k]) for i in range(0, len(texts), k)]
+        return fill_rows(m[:, self.order], self.template, nan_as_null=nan_as_null)
 
 
 @lru_cache(maxsize=8)

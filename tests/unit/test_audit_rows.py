@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from audit.canonical import _canon, canonical_json, float_texts
+from audit.canonical import _canon, canonical_json, fill_rows, float_texts
 from audit.chain import KeyRing, Surrogates, hmac_hex
 from audit.events import (
     PREDICTION_CHAIN,
@@ -73,6 +73,19 @@ def test_float_texts_match_the_reference_at_every_edge_and_exponent() -> None:
 def test_float_texts_match_the_reference(values: list[float]) -> None:
     assert float_texts(np.array(values, dtype=np.float64)) == [canonical_json(v)
                                                                 for v in values]
+
+
+def test_filled_rows_are_each_rows_float_texts() -> None:
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(40, 7)) * 10.0 ** rng.integers(-8, 8, size=(40, 7))
+    m[rng.random(m.shape) < 0.1] = -0.0
+    m[rng.random(m.shape) < 0.1] = math.nan
+    template = "[" + ",".join(["%s"] * 7) + "]"
+    assert fill_rows(m, template, nan_as_null=True) == [
+        "[" + ",".join(float_texts(r, nan_as_null=True)) + "]" for r in m]
+    assert fill_rows(np.zeros((0, 3)), "%s%s%s") == []
+    assert fill_rows(np.zeros((2, 0)), "{}") == ["{}", "{}"]
+    assert float_texts(np.zeros(0)) == []
 
 
 def test_float_texts_refuse_what_cannot_be_audited() -> None:
