@@ -72,7 +72,10 @@ class ChunkAuditor:
             except BaseException as exc:  # noqa: BLE001 - raised on the job's thread
                 self._error = exc
                 continue
-            self.first_seq = self.first_seq or written.first_seq
+            if not written.hashes:
+                continue  # a chunk of quarantined rows only: no place in the chain
+            if self.first_seq is None:
+                self.first_seq = written.first_seq
             self.last_seq = written.last_seq
             self.events_written += len(written.hashes)
 

@@ -4,8 +4,10 @@ a failed chunk fails the job with nothing after it written."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,7 +18,7 @@ from jobs.batch_audit import ChunkAuditor
 from jobs.batch_reader import ChunkedRecords
 from jobs.batch_scoring import score_chunk
 from jobs.score_batch import run_batch
-from riskmodel.predictor import RiskModel
+from riskmodel.predictor import Explained, RiskModel
 
 N_COURSES = 600
 CHUNK = 250  # three chunks
@@ -96,3 +98,24 @@ def test_a_failed_chunk_fails_the_job_and_nothing_after_it_is_written(store, mod
     assert store.head()[0] == first and len(calls) == 2  # the third chunk was never written
     report = store.verify()
     assert report.ok and report.chains[JOB_CHAIN].rows_verified == 1
+
+
+def test_chunks_of_quarantined_rows_only_leave_the_seq_range_alone(store, model, small_dir):
+    """A chunk with no scorable course (all quarantined) has no place in the chain: the
+    job's first and last seq are those of the chunks that wrote rows."""
+    chunks = [score_chunk(model, raw) for raw in ChunkedRecords(small_dir, CHUNK)]
+    first = chunks[0]
+    none = np.zeros(0, dtype=np.intp)
+    empty = replace(first, features=replace(first.features, course_ids=[],
+                                            matrix=first.features.matrix[none],
+                                            course_end_day=first.features.course_end_day[none]),
+                    patient_ids=[], bands=first.bands[none],
+                    explained=Explained(*(np.asarray(v)[none] for v in (
+                        first.explained.probability, first.explained.log_odds,
+                        first.explained.contributions, first.explained.base_log_odds))))
+    auditor = ChunkAuditor(store, model, job_id="b" * 32, caller_sub="t", caller_role="batch")
+    for chunk in (empty, chunks[0], empty):
+        auditor.submit(chunk, 1.0)
+    auditor.close()
+    n = len(chunks[0])
+    assert (auditor.first_seq, auditor.last_seq, auditor.events_written) == (1, n, n)
