@@ -3,6 +3,8 @@
 The same reductions serve one course at request time (a dozen rows) and a
 million courses in bulk, so they avoid pandas (groupby costs ~1 ms per call,
 too much per request) and use bincount / ufunc.at, which are linear in rows.
+For one course numpy's per-call cost is most of the time: helpers such as
+np.r_, np.errstate and np.isneginf are avoided for that reason.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def maximum(course: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) ->
     keep = mask & ~np.isnan(values)
     out = np.full(n, -np.inf)
     np.maximum.at(out, course[keep], values[keep])
-    out[np.isneginf(out)] = np.nan
+    out[out == -np.inf] = np.nan
     return out
 
 
@@ -42,12 +44,18 @@ def edge(course: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int, *, la
     if rows.size == 0:
         return out
     seg = course[rows]
-    change = seg[1:] != seg[:-1]
-    pick = np.r_[change, True] if last else np.r_[True, change]
+    pick = np.ones(rows.size, dtype=bool)  # each course's last (or first) row
+    if last:
+        np.not_equal(seg[1:], seg[:-1], out=pick[:-1])
+    else:
+        np.not_equal(seg[1:], seg[:-1], out=pick[1:])
     out[seg[pick]] = values[rows[pick]]
     return out
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+    """numerator / denominator where the denominator is positive, else NaN (divided only
+    there, so no warning needs silencing: errstate cost more than the division)."""
+    out = np.full(np.shape(denominator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
