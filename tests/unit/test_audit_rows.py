@@ -82,7 +82,8 @@ def test_filled_rows_are_each_rows_float_texts() -> None:
     m[rng.random(m.shape) < 0.1] = math.nan
     template = "[" + ",".join(["%s"] * 7) + "]"
     assert fill_rows(m, template, nan_as_null=True) == [
-        "[" + ",".join(float_texts(r, nan_as_null=True)) + "]" for r in m]
+        "[" + ",".join("null" if v != v else _reference(v) for v in r.tolist()) + "]"
+        for r in m]
     assert fill_rows(np.zeros((0, 3)), "%s%s%s") == []
     assert fill_rows(np.zeros((2, 0)), "{}") == ["{}", "{}"]
     assert float_texts(np.zeros(0)) == []
