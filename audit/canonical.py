@@ -115,6 +115,7 @@ def canonical_json(value: Any) -> str:
 # 1e-4 (0.00001 and 1.5e-7 where repr writes 1e-05 and 1.5e-07) and keeps the sign of -0.0.
 # Everything else is identical (tests/unit/test_audit_rows.py samples every exponent and
 # random bit patterns); these two classes take the reference path instead.
+_ORJSON_NOTATION_FROM = 1e-4
 # Values at the edges of that class and of repr's switch to exponents (1e16): if an orjson
 # release moved either, every value takes the reference path (slower, never different).
 _PROBES = (0.0, 1.0, -2.5, 1e-4, -1e-4, 0.00010000000000000002, 0.1, 123456789.123,
@@ -157,11 +158,10 @@ def fill_rows(matrix: np.ndarray, template: str, *, nan_as_null: bool = False) -
 def _row_texts(matrix: np.ndarray, nan_as_null: bool,
                ) -> tuple[list[str], dict[int, list[tuple[int, str]]]]:
     """Each row's values as orjson writes them ("a,b,c"), and by row the (column, text) of
-    the values whose canonical text differs from orjson's.
+    the values whose canonical text differs from orjson's (0 < |x| < 1e-4, and -0.0).
 
-    Those are found in the text, not with numpy masks: orjson writes 0 < |x| < 1e-4 as
-    0.0000... or with a negative exponent, and -0.0 as itself. A request's one-row
-    matrices paid more for the masks' numpy calls than for the rest of their rows.
+    Few numpy calls and no errstate: NaN compares false without a warning, and a request's
+    one-row matrices paid more for numpy's per-call cost than for their rows' texts.
     """
     m = np.ascontiguousarray(matrix, dtype=np.float64)
     if m.ndim != 2:
@@ -175,25 +175,25 @@ def _row_texts(matrix: np.ndarray, nan_as_null: bool,
         return [], {}
     text = orjson.dumps(m, option=orjson.OPT_SERIALIZE_NUMPY).decode()
     rows = text[2:-2].split("],[")
+    # orjson writes 0 < |x| < 1e-4 as 0.0000... or with a negative exponent, -0.0 as a
+    # token of its own: a small text without any of these has nothing to look for (the
+    # masks below cost a one-course request more than its texts; scanning a big text for
+    # the four marks costs more than the masks).
+    if m.size <= _SCAN_TEXT_UP_TO and not (
+            "e-" in text or "0.0000" in text or "-0.0," in text or "-0.0]" in text):
+        return rows, {}
+    a = np.abs(m)
+    where = np.nonzero(((a < _ORJSON_NOTATION_FROM) & (a > 0)) | (m.view(np.int64) == _NEG_ZERO))
     own: dict[int, list[tuple[int, str]]] = {}
-    if not _maybe_own(text):
-        return rows, own
-    for i, row in enumerate(rows):
-        if _maybe_own(row):  # a hint only ("-0.0" is in -0.05 too): checked per value
-            # repr(v + 0.0) is `_canon`'s text of a finite float; orjson's digits read
-            # back as the same float (both write the shortest round-trip form)
-            fixes = [(j, repr(float(t) + 0.0)) for j, t in enumerate(row.split(","))
-                     if "e-" in t or t == "-0.0" or t.startswith(_TINY)]
-            if fixes:
-                own[i] = fixes
+    # repr(v + 0.0) is `_canon`'s text of a finite float (canonical_json's, without its
+    # encoder and its -0.0 scan)
+    for i, j, v in zip(where[0].tolist(), where[1].tolist(), m[where].tolist(), strict=True):
+        own.setdefault(i, []).append((j, repr(v + 0.0)))
     return rows, own
 
 
-_TINY = ("0.0000", "-0.0000")  # orjson's decimal notation of 0 < |x| < 1e-4
-
-
-def _maybe_own(text: str) -> bool:
-    return "e-" in text or "0.0000" in text or "-0.0" in text
+_NEG_ZERO = np.int64(-(2**63))  # the bits of -0.0 read as an int64
+_SCAN_TEXT_UP_TO = 1024  # values
 
 
 K = TypeVar("K", bound=Hashable)
