@@ -57,7 +57,7 @@ def _is(codes: np.ndarray, value: str) -> np.ndarray:
     """1.0 / 0.0 where the code is (not) `value`, NaN where it is missing (None)."""
     out = (codes == value).astype(np.float64)
     if codes.dtype == object:
-        out[np.equal(codes, None)] = np.nan
+        out[codes == None] = np.nan  # noqa: E711 (elementwise on an object array)
     return out
 
 
