@@ -314,3 +314,25 @@ def test_cli_verify_exit_status(backend: Backend, capsys: pytest.CaptureFixture[
     backend.tamper("UPDATE audit_events SET caller_sub = 'someone' WHERE seq = 2")
     assert cli(["verify", "--url", backend.url]) == 1
     assert "BROKEN at seq 2" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_prediction_rows_whole_in_the_table(backend: Backend) -> None:
+    """A prediction row of a 45-feature model (~3 KB) is neither compressed nor moved to the
+    TOAST table (migration 0004): TOASTing it cost the server more than the rest of its
+    insert."""
+    if backend.dialect != "postgresql":
+        pytest.skip("PostgreSQL storage")
+    wide = {f"feature_{i:02d}": 0.123456789012345 + i for i in range(45)}
+    with backend.open() as store:
+        for i in range(5):
+            store.append(event(store, i, features=wide, shap_values=dict(wide)))
+        with store.engine.connect() as conn:
+            row_bytes = conn.exec_driver_sql(
+                "SELECT min(pg_column_size(e.*)) FROM audit_events e").scalar_one()
+            toast = conn.exec_driver_sql(
+                "SELECT reltoastrelid::regclass::text FROM pg_class "
+                "WHERE oid = 'audit_events'::regclass").scalar_one()
+            toasted = conn.exec_driver_sql(f"SELECT count(*) FROM {toast}").scalar_one()
+    assert row_bytes > 2100  # past the default TOAST threshold: the setting is what keeps it
+    assert toasted == 0
