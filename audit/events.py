@@ -257,8 +257,8 @@ def new_event_id() -> str:
 
     Time-ordered, not random (uuid4, before): the store's unique index on event_id then
     grows at its right edge instead of dirtying a random leaf page per row. A 100-row
-    SQLite transaction wrote ~15 % fewer WAL bytes and committed ~25 % faster
-    (bench/NOTES.md, "Time-ordered event ids"). The time it shows is the event's own
+    SQLite transaction wrote ~15 % fewer WAL bytes and committed ~23 % faster
+    (bench/NOTES.md, "Request and audit paths, session 6"). The time it shows is the event's own
     `ts` to the millisecond, stored in the same row, so it reveals nothing new.
     """
     return uuid_utils.uuid7().hex
