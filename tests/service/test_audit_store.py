@@ -316,13 +316,12 @@ def test_cli_verify_exit_status(backend: Backend, capsys: pytest.CaptureFixture[
     assert "BROKEN at seq 2" in capsys.readouterr().out
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_postgres_keeps_prediction_rows_whole_in_the_table(backend: Backend) -> None:
     """A prediction row of a 45-feature model (~3 KB) is neither compressed nor moved to the
     TOAST table (migration 0004): TOASTing it cost the server more than the rest of its
     insert."""
-    if backend.dialect != "postgresql":
-        pytest.skip("PostgreSQL storage")
     wide = {f"feature_{i:02d}": 0.123456789012345 + i for i in range(45)}
     with backend.open() as store:
         for i in range(5):
