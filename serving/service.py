@@ -32,6 +32,7 @@ from serving.clinician_app import create_clinician_app
 from serving.content_type import FHIR_JSON, JSON, ContentTypeMiddleware
 from serving.explaining import explain_response
 from serving.fhir.routes import SCORE_PATH
+from serving.heap import freeze_startup_heap, thawed
 from serving.metrics import MetricsMiddleware, service_templates
 from serving.openapi_extra import OpenApiMiddleware
 from serving.pipeline import AuditUnavailable, Caller, PredictionPipeline, Served
@@ -90,6 +91,7 @@ class RelapseRiskService:
         self.predictor = AsyncPipeline(self.pipeline)
         a = model.artifact
         log.info("serving model %s version %s (sha256 %s)", a.name, a.version, a.sha256[:12])
+        freeze_startup_heap()  # last: everything above lives as long as the worker
 
     @bentoml.on_shutdown
     def close_audit(self) -> None:
@@ -108,7 +110,8 @@ class RelapseRiskService:
 
     def reload(self) -> str:
         """Load the current champion (or MODEL_VERSION) into this worker; returns its version."""
-        self.pipeline.use_model(served_model())
+        with thawed():  # the replaced model becomes garbage the collector may take
+            self.pipeline.use_model(served_model())
         return self.pipeline.model_info.version
 
     async def _predict(self, courses: list, caller: Caller, endpoint: str) -> Served:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from types import SimpleNamespace
 
 import pytest
@@ -29,6 +30,7 @@ def service(champion_dir, project_settings, tmp_path, monkeypatch):
     svc = RelapseRiskService()
     yield svc
     svc.audit.close()
+    gc.unfreeze()  # the worker's start-up freeze would keep this test process's garbage
     get_settings.cache_clear()
 
 
