@@ -146,7 +146,7 @@ def throughput(store: AuditStore, model: RiskModel, n: int, batch: int) -> float
     scored = score_courses(model, courses)
     t0 = time.perf_counter()
     for _ in range(0, n, batch):
-        store.append_many(prediction_events(store, model, courses, scored, request_id="bench",
+        store.append_rows(prediction_events(store, model, courses, scored, request_id="bench",
                                             caller_sub="bench", caller_role="clinician",
                                             endpoint="/score", latency_ms=1.0))
     return n / (time.perf_counter() - t0)
@@ -161,7 +161,7 @@ def score_cost(store: AuditStore, model: RiskModel, rounds: int) -> dict[str, fl
         plain.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         scored = score_courses(model, courses)
-        store.append_many(prediction_events(store, model, courses, scored, request_id="b",
+        store.append_rows(prediction_events(store, model, courses, scored, request_id="b",
                                             caller_sub="b", caller_role="clinician",
                                             endpoint="/score", latency_ms=1.0))
         audited.append(time.perf_counter() - t0)

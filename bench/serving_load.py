@@ -267,7 +267,7 @@ def profile_pipeline(model_dir: Path, work: Path, n: int = 200,
         "features + SHAP + interval + curve": lambda: score_courses(pipeline.model,
                                                                     courses),
         "audit event objects": events,
-        "audit event objects + append (commit)": lambda: store.append_many(events()),
+        "audit event objects + append (commit)": lambda: store.append_rows(events()),
         "whole request": request,
     }
     report: dict = {"n": n, "cpu_ms": {}, "wall_ms": {}}
