@@ -131,10 +131,7 @@ def float_texts(values: np.ndarray, *, nan_as_null: bool = False) -> list[str]:
     any infinity, ValueError.
     """
     (row,), own = _row_texts(np.reshape(values, (1, -1)), nan_as_null)
-    texts = row.split(",") if row else []
-    for j, text in own.get(0, ()):
-        texts[j] = text
-    return texts
+    return _values(row, own.get(0, ()))
 
 
 def fill_rows(matrix: np.ndarray, template: str, *, nan_as_null: bool = False) -> list[str]:
@@ -147,12 +144,17 @@ def fill_rows(matrix: np.ndarray, template: str, *, nan_as_null: bool = False) -
     if rows and not np.shape(matrix)[1]:
         return [template % ()] * len(rows)
     out = [template % tuple(row.split(",")) for row in rows]
-    for i, fixes in own.items():
-        texts = rows[i].split(",")
-        for j, text in fixes:
-            texts[j] = text
-        out[i] = template % tuple(texts)
+    for i, fixes in own.items():  # the few rows with a value of orjson's own notation
+        out[i] = template % tuple(_values(rows[i], fixes))
     return out
+
+
+def _values(row: str, fixes: Iterable[tuple[int, str]]) -> list[str]:
+    """The texts of one row's values, with the canonical text where orjson's differs."""
+    texts = row.split(",") if row else []
+    for j, text in fixes:
+        texts[j] = text
+    return texts
 
 
 def _row_texts(matrix: np.ndarray, nan_as_null: bool,

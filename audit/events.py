@@ -266,7 +266,7 @@ def new_event_id() -> str:
 
 def new_event_ids(n: int) -> list[str]:
     """`n` event ids (`new_event_id`), in the order they were made."""
-    return [uuid_utils.uuid7().hex for _ in range(n)]
+    return [new_event_id() for _ in range(n)]
 
 
 _CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
