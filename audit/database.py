@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
@@ -91,6 +93,40 @@ def make_engine(url: str, *, must_exist: bool = False,
 
 
 @contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Any]:
+    """A DB-API cursor in a write transaction on a pooled connection; committed when the
+    block ends, rolled back (and the connection discarded) when it raises.
+
+    Why the driver and not a SQLAlchemy Connection: a single-course /score commits one
+    row per request, and SQLAlchemy's connection, transaction, event and result objects
+    around its three statements cost about a quarter of that write's CPU (bench/NOTES.md
+    "The write transaction on the driver"). The pool still hands the connection out: its
+    connect pragmas and PostgreSQL's pre-ping are unchanged. SQLite takes the write lock
+    at BEGIN IMMEDIATE, as `_on_begin` does for the other writers.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        yield cursor
+        raw.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raw.invalidate()  # a connection in an unknown state never goes back to the pool
+        raise
+    finally:
+        raw.close()
+
+
+@functools.cache
+def _writer_lock_file(url: str) -> str | None:
+    database = make_url(url).database if url.startswith("sqlite") else None
+    return None if not database or database == ":memory:" else f"{database}-writer.lock"
+
+
+@contextlib.contextmanager
 def writer_turn(url: str) -> Iterator[None]:
     """Hold the store's writer lock file (`<database>-writer.lock`) for one write
     transaction; for PostgreSQL and in-memory SQLite a no-op.
@@ -102,11 +138,11 @@ def writer_turn(url: str) -> Iterator[None]:
     new descriptor per turn, so threads of one process also queue (flock locks belong to
     the open file). SQLite's own lock stays the guarantee; this only orders the waiters.
     """
-    database = make_url(url).database if url.startswith("sqlite") else None
-    if not database or database == ":memory:":
+    lock_file = _writer_lock_file(url)  # parsed once per URL: this runs per transaction
+    if lock_file is None:
         yield
         return
-    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
         yield

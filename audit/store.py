@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -22,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, inspect, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.canonical import once_per_value
@@ -48,6 +48,7 @@ from audit.database import (
     safe_url,
     trigger_problems,
     wal_checkpoint,
+    write_transaction,
     writer_turn,
 )
 from audit.events import (
@@ -102,6 +103,14 @@ __all__ = ["AuditError", "AuditStore", "AuditWriteError"]
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
+
+
+def _head_of(row: Sequence[Any] | None) -> tuple[int, str, datetime | None]:
+    """(seq, hash, ts) of a chain's newest row as HEAD_SQL reads it; genesis when empty."""
+    if row is None:
+        return 0, GENESIS_HASH, None
+    ts = row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(str(row[2]))
+    return int(row[0]), str(row[1]), normalise_ts(ts)
 
 
 def _load_verify_keys(path: Path) -> VerifyKeys:
@@ -236,11 +245,6 @@ class AuditStore:
                 f"pinned in {self.checkpoint_dir}: the store was replaced or re-created; "
                 "`make audit-verify` explains, a restore needs `make audit-restore-ack`")
 
-    def _write_conn(self) -> Connection:
-        if self.read_only:
-            raise AuditWriteError("audit store was opened read-only")
-        return self.engine.connect().execution_options(audit_write=True)
-
     def _server_has_lz4(self) -> bool:
         with self.engine.connect() as conn:
             return bool(conn.exec_driver_sql(
@@ -373,9 +377,9 @@ class AuditStore:
         """One transaction for the queued jobs of one chain, chained in arrival order."""
         out: list[Written] = []
         try:
-            with writer_turn(self.url), self._write_conn() as conn, conn.begin():
-                self._lock(conn, chain)
-                seq, prev, prev_ts = self._head_in(conn, chain)
+            with writer_turn(self.url), write_transaction(self.engine) as cursor:
+                self._lock(cursor, chain)
+                seq, prev, prev_ts = _head_of(cursor.execute(HEAD_SQL[chain]).fetchone())
                 # Read under the chain's lock: a rotation holds every chain's lock while it
                 # records the retirement, so no row after it is signed with the old key.
                 try:
@@ -393,9 +397,9 @@ class AuditStore:
                     hashes = chain_hashes(states, prev, seq)
                     out.append(Written(rows, seq + 1, key_id, [prev, *hashes[:-1]], hashes))
                     seq, prev, prev_ts = seq + len(hashes), hashes[-1], rows.ts[-1]
-                self._insert(conn, chain, out)
+                self._insert(cursor, chain, out)
             # leaving the block committed the transaction: the events are durable
-        except (SQLAlchemyError, psycopg.Error) as exc:  # psycopg's own: raised by COPY
+        except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:  # the drivers' own
             raise AuditWriteError(f"audit write failed: {describe(exc)}") from None
         if self.checkpointer is not None:
             self.checkpointer.poke()  # signed in the background, never on the request path
@@ -403,8 +407,9 @@ class AuditStore:
             self._wal.poke()
         return out
 
-    def _insert(self, conn: Connection, chain: ChainName, batches: Sequence[Written]) -> None:
-        """The rows as plain tuples straight to the driver, in the open transaction:
+    def _insert(self, cursor: Any, chain: ChainName, batches: Sequence[Written]) -> None:
+        """The rows as plain tuples straight to the driver's cursor `cursor`, in its open
+        transaction:
         SQLite executemany, PostgreSQL COPY (no per-row dict or statement building)."""
         names = [c.name for c in TABLES[chain].columns]
         content = names[1:-3]  # between seq and key_id, prev_hash, hash
@@ -416,37 +421,26 @@ class AuditStore:
                                         for c in content),
                             repeat(w.key_id, n), w.prev_hashes, w.hashes, strict=True))
         if self.dialect == "postgresql":
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            with driver.cursor() as cursor, cursor.copy(COPY_SQL[chain]) as copy:
+            with cursor.copy(COPY_SQL[chain]) as copy:
                 for row in itertools.chain.from_iterable(data):
                     copy.write_row(row)
         else:
-            conn.exec_driver_sql(INSERT_SQL[chain], list(itertools.chain.from_iterable(data)))
+            cursor.executemany(INSERT_SQL[chain], itertools.chain.from_iterable(data))
 
     def _db_ts(self, ts: Sequence[datetime]) -> Sequence[Any]:
         """Event times as the table's column type binds them (SQLite: SQLAlchemy's text)."""
         process = self._ts_bind
         return ts if process is None else once_per_value(ts, process)
 
-    def _lock(self, conn: Connection, chain: ChainName) -> None:
+    def _lock(self, cursor: Any, chain: ChainName) -> None:
         if self.dialect != "postgresql":  # SQLite already holds the write lock (IMMEDIATE)
             return
         # A prediction row (~3 KB) is TOASTed: pglz compressing its JSON (numbers, which
         # hardly compress) cost the server more than the rest of the row's COPY. lz4, for
         # this transaction only, where the server has it: same values, cheaper bytes.
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :c))"
-                          + (", set_config('default_toast_compression', 'lz4', true)"
-                             if self._pg_lz4 else "")),
-                     {"c": f"/audit-chain/{chain}"})
-
-    @staticmethod
-    def _head_in(conn: Connection, chain: ChainName) -> tuple[int, str, datetime | None]:
-        row = conn.exec_driver_sql(HEAD_SQL[chain]).first()
-        if row is None:
-            return 0, GENESIS_HASH, None
-        ts = row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(str(row[2]))
-        return int(row[0]), str(row[1]), normalise_ts(ts)
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || %s))"
+                       + (", set_config('default_toast_compression', 'lz4', true)"
+                          if self._pg_lz4 else ""), (f"/audit-chain/{chain}",))
 
     def head(self, chain: ChainName = PREDICTION_CHAIN) -> tuple[int, str]:
         """(seq, hash) of the newest row of a chain; (0, GENESIS_HASH) when empty."""
@@ -455,8 +449,9 @@ class AuditStore:
     def heads(self) -> dict[str, tuple[int, str]]:
         """(seq, hash) of the newest row of every chain, read in one transaction."""
         with self.engine.connect() as conn:
-            return {chain: self._head_in(conn, chain)[:2] if chain in self._tables_present
-                    else (0, GENESIS_HASH) for chain in CHAINS}
+            return {chain: _head_of(conn.exec_driver_sql(HEAD_SQL[chain]).first())[:2]
+                    if chain in self._tables_present else (0, GENESIS_HASH)
+                    for chain in CHAINS}
 
     # -- checkpoints -----------------------------------------------------------
 

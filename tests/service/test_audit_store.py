@@ -335,3 +335,33 @@ def test_postgres_keeps_prediction_rows_whole_in_the_table(backend: Backend) -> 
             toasted = conn.exec_driver_sql(f"SELECT count(*) FROM {toast}").scalar_one()
     assert row_bytes > 2100  # past the default TOAST threshold: the setting is what keeps it
     assert toasted == 0
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_postgres_writer_outlives_a_dropped_connection(backend: Backend) -> None:
+    """Writes take their connection from the pool on the driver (audit.database
+    `write_transaction`): a connection the server dropped (restart, idle timeout) is
+    replaced at check-out, so the next event is written, not refused."""
+    name = f"audit_drop_{secrets.token_hex(4)}"
+    url = make_url(backend.url).update_query_dict({"application_name": name})
+    with AuditStore(url.render_as_string(hide_password=False)) as store:
+        fill(store, 2)
+        backend.sql(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE application_name = %s", (name,)))
+        store.append(event(store, 10))
+        assert store.head()[0] == 3
+        assert store.verify().ok
+
+
+def test_failed_write_leaves_the_next_one_whole(backend: Backend) -> None:
+    """A write that fails inside its transaction rolls back on the driver and its connection
+    is discarded: the next write reads the true head and commits."""
+    with backend.open() as store:
+        first = fill(store, 2)
+        for _ in range(3):  # more failures than a pool would hide by chance
+            with pytest.raises(AuditWriteError):
+                store.append(event(store, 5, event_id=first[1].event_id))
+        store.append(event(store, 6))
+        assert [r["seq"] for r in store.iter_rows(PREDICTION_CHAIN)] == [1, 2, 3]
+        assert store.verify().ok
