@@ -140,6 +140,51 @@ def issue_16_rows(report: dict[str, Any]) -> list[Row]:
             _row(MANY_VS_JOB, job, why if not rounds else "the batch job was not measured")]
 
 
+@dataclass(frozen=True)
+class Ceiling:
+    """What the framework alone reaches on a target's own figure: the same ratio with
+    BentoML's echo of the same body in /score's place (our work costing nothing). A row
+    whose ceiling misses its limit cannot be met by cutting our own work."""
+
+    target: Target
+    how: str
+    median: float | None
+    low: float | None
+    high: float | None
+    rounds: int
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.median is None else is_met(self.median, self.target)
+
+
+def ceilings(report: dict[str, Any]) -> list[Ceiling]:
+    """The framework's ceiling of the 100-course row: BentoML's echo of the same body in
+    /score's place, against the same round's job. (CPU vs echo has no such ceiling: with
+    nothing of ours it is 1.0x by construction; the latency table shows both CPU figures.)
+    """
+    rounds = (report.get("serving") or {}).get("rounds") or []
+    many = _per_round(rounds, lambda r: 100 * r["runs"]["echo_100@1"]["rps"]
+                      / r["job"]["rows_s"] if r.get("job") else None)
+    how = ("echo of the same 100-course body: req/s x 100 at 1 client / the job's "
+           "courses/s, same round")
+    if not many:
+        return [Ceiling(MANY_VS_JOB, how, None, None, None, 0)]
+    return [Ceiling(MANY_VS_JOB, how, *spread(many), len(many))]
+
+
+def render_ceilings(rows: list[Ceiling]) -> list[str]:
+    lines = ["| target row | the framework's own figure | measured (median) | spread | "
+             "rounds | limit | within the limit |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for c in rows:
+        t = c.target
+        within = "not measured" if c.met is None else "yes" if c.met else "**no**"
+        span = "-" if c.low is None else f"{fmt(c.low, t.unit)} - {fmt(c.high, t.unit)}"
+        lines.append(f"| {t.name} | {c.how} | {fmt(c.median, t.unit)} | {span} | "
+                     f"{c.rounds or '-'} | {t.op} {t.limit:g}x | {within} |")
+    return lines
+
+
 def latency_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per endpoint and client count: median over rounds of req/s, p50/p95/p99 and CPU per
     request, with min and max."""

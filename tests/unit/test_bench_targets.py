@@ -9,6 +9,7 @@ from bench.targets import (
     SCALE_8,
     SCALE_32,
     SERVING_CPU,
+    ceilings,
     issue_16_rows,
     latency_rows,
     render,
@@ -27,6 +28,7 @@ def _round(score_cpu: float, rps1: float, rps8: float, many_rps: float, job: flo
         runs[f"echo@{c}"] = _run("echo", c, 500, 1.0)
         runs[f"score_1@{c}"] = _run("score_1", c, rps, score_cpu)
     runs["score_100@1"] = _run("score_100", 1, many_rps, 50.0)
+    runs["echo_100@1"] = _run("echo_100", 1, 2 * many_rps, 20.0)
     return {"runs": runs, "job": {"rows_s": job}}
 
 
@@ -88,3 +90,16 @@ def test_bench_measures_the_newest_exported_candidate_when_gates_refused(tmp_pat
         (tmp_path / "candidates" / name / "manifest.json").write_text("{}")
     (tmp_path / "candidates" / "11").mkdir()  # an export that never finished: no manifest
     assert _candidate(tmp_path) == tmp_path / "candidates" / "10"
+
+
+def test_ceiling_of_the_100_course_row_puts_echo_of_the_same_body_in_its_place():
+    rounds = [_round(1.4, 100, 150, 40, 5000), _round(1.6, 100, 90, 30, 5000),
+              _round(1.45, 100, 120, 45, 5000), _round(2.0, 100, 80, 10, 5000)]
+    (row,) = ceilings({"serving": {"rounds": rounds}})
+    # echo answers 80, 60, 90, 20 req/s: x 100 / 5000 courses/s = 1.6, 1.2, 1.8, 0.4
+    assert row.target is MANY_VS_JOB and row.rounds == 4
+    assert abs(row.median - 1.4) < 1e-9 and (row.low, row.high) == (0.4, 1.8)
+    assert row.met is True
+    slow = [_round(1.4, 100, 150, 10, 5000)] * 4  # echo: 20 req/s x 100 / 5000 = 0.4x
+    assert ceilings({"serving": {"rounds": slow}})[0].met is False
+    assert ceilings({})[0].met is None
