@@ -104,7 +104,8 @@ def bodies(work: Path) -> dict[str, Path]:
         many.append(c)
     out = {}
     for name, body in (("score_1", one), ("score_100", {"courses": many}), ("echo", one),
-                       ("echo_100", {"courses": many})):
+                       ("echo_100", {"courses": many}), ("floor_1", one),
+                       ("floor_100", {"courses": many})):
         out[name] = work / f"{name}.json"
         out[name].write_text(json.dumps(body))
     return out
@@ -124,15 +125,17 @@ def wrk(url: str, body: Path, token: str | None, clients: int, seconds: int) -> 
 
 # Endpoint -> (server, route). Both servers run through the whole load so that load from
 # neighbours on the shared cores falls on echo and /score alike.
-ENDPOINTS = {"echo": ("echo", "/echo"), "score_1": ("score", "/score"),
-             "echo_100": ("echo", "/echo"), "score_100": ("score", "/score")}
+# floor: the service with its pipeline's work taken out (bench/floor_service.py).
+ENDPOINTS = {"echo": ("echo", "/echo"), "floor_1": ("floor", "/score"),
+             "score_1": ("score", "/score"), "echo_100": ("echo", "/echo"),
+             "floor_100": ("floor", "/score"), "score_100": ("score", "/score")}
 SERVERS = {"echo": "bench.echo_service:EchoService",
+           "floor": "bench.floor_service:RelapseRiskService",
            "score": "serving.service:RelapseRiskService"}
 # One round: at each client count the endpoints back to back (echo first). The 100-course
 # body is compared with the batch job at 1 client only (the target's figure); echo of the
 # same body is what the framework alone allows that figure (bench.targets, "ceilings").
-PLAN = tuple((e, c) for c in CLIENTS for e in ("echo", "score_1", "echo_100", "score_100")
-             if not e.endswith("_100") or c == 1)
+PLAN = tuple((e, c) for c in CLIENTS for e in ENDPOINTS if not e.endswith("_100") or c == 1)
 
 
 def _server_cpu_seconds(proc: subprocess.Popen) -> float:

@@ -67,8 +67,11 @@ ISSUE_16 = (SERVING_CPU, SCALE_8, SCALE_32, AUDIT_SQLITE, AUDIT_PG, MANY_VS_JOB)
 
 
 def _cpu_pooled(runs: dict[str, Any], endpoint: str) -> float:
-    """CPU ms per request over every client count of one endpoint in one round."""
+    """CPU ms per request over every client count of one endpoint in one round (KeyError
+    when the round did not run it)."""
     mine = [v for v in runs.values() if v["endpoint"] == endpoint]
+    if not mine:
+        raise KeyError(endpoint)
     cpu = sum(v["server_cpu_ms_per_request"] * v["requests"] for v in mine)
     return cpu / max(sum(v["requests"] for v in mine), 1)
 
@@ -159,18 +162,29 @@ class Ceiling:
 
 
 def ceilings(report: dict[str, Any]) -> list[Ceiling]:
-    """The framework's ceiling of the 100-course row: BentoML's echo of the same body in
-    /score's place, against the same round's job. (CPU vs echo has no such ceiling: with
-    nothing of ours it is 1.0x by construction; the latency table shows both CPU figures.)
-    """
+    """What the rows measured against echo or the job reach with our work at zero:
+    /score's figure taken on the floor service (bench/floor_service.py: the service's
+    framework path, middlewares and schemas, answering without features, model or audit),
+    and for the 100-course row also on BentoML's bare echo of the same body."""
     rounds = (report.get("serving") or {}).get("rounds") or []
-    many = _per_round(rounds, lambda r: 100 * r["runs"]["echo_100@1"]["rps"]
-                      / r["job"]["rows_s"] if r.get("job") else None)
-    how = ("echo of the same 100-course body: req/s x 100 at 1 client / the job's "
-           "courses/s, same round")
-    if not many:
-        return [Ceiling(MANY_VS_JOB, how, None, None, None, 0)]
-    return [Ceiling(MANY_VS_JOB, how, *spread(many), len(many))]
+
+    def runs(r: dict[str, Any]) -> dict[str, Any]:
+        return r["runs"]
+
+    def vs_job(endpoint: str) -> list[float]:
+        return _per_round(rounds, lambda r: 100 * runs(r)[f"{endpoint}@1"]["rps"]
+                          / r["job"]["rows_s"] if r.get("job") else None)
+
+    plan = ((SERVING_CPU, "floor service (our work at zero) / echo, server CPU ms per "
+                          "request, all client counts pooled",
+             _per_round(rounds, lambda r: _cpu_pooled(runs(r), "floor_1")
+                        / _cpu_pooled(runs(r), "echo"))),
+            (MANY_VS_JOB, "floor service with the 100-course body: req/s x 100 at 1 client "
+                          "/ the job's courses/s, same round", vs_job("floor_100")),
+            (MANY_VS_JOB, "BentoML's bare echo of the same body: req/s x 100 at 1 client / "
+                          "the job's courses/s, same round", vs_job("echo_100")))
+    return [Ceiling(t, how, *spread(v), len(v)) if v else Ceiling(t, how, None, None, None, 0)
+            for t, how, v in plan]
 
 
 def render_ceilings(rows: list[Ceiling]) -> list[str]:

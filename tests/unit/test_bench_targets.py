@@ -26,9 +26,11 @@ def _round(score_cpu: float, rps1: float, rps8: float, many_rps: float, job: flo
     runs = {}
     for c, rps in ((1, rps1), (8, rps8), (32, rps8)):
         runs[f"echo@{c}"] = _run("echo", c, 500, 1.0)
+        runs[f"floor_1@{c}"] = _run("floor_1", c, 400, 1.25)
         runs[f"score_1@{c}"] = _run("score_1", c, rps, score_cpu)
     runs["score_100@1"] = _run("score_100", 1, many_rps, 50.0)
     runs["echo_100@1"] = _run("echo_100", 1, 2 * many_rps, 20.0)
+    runs["floor_100@1"] = _run("floor_100", 1, 1.5 * many_rps, 30.0)
     return {"runs": runs, "job": {"rows_s": job}}
 
 
@@ -92,14 +94,20 @@ def test_bench_measures_the_newest_exported_candidate_when_gates_refused(tmp_pat
     assert _candidate(tmp_path) == tmp_path / "candidates" / "10"
 
 
-def test_ceiling_of_the_100_course_row_puts_echo_of_the_same_body_in_its_place():
+def test_ceilings_put_the_floor_service_and_echo_in_score_s_place():
     rounds = [_round(1.4, 100, 150, 40, 5000), _round(1.6, 100, 90, 30, 5000),
               _round(1.45, 100, 120, 45, 5000), _round(2.0, 100, 80, 10, 5000)]
-    (row,) = ceilings({"serving": {"rounds": rounds}})
-    # echo answers 80, 60, 90, 20 req/s: x 100 / 5000 courses/s = 1.6, 1.2, 1.8, 0.4
-    assert row.target is MANY_VS_JOB and row.rounds == 4
-    assert abs(row.median - 1.4) < 1e-9 and (row.low, row.high) == (0.4, 1.8)
-    assert row.met is True
+    cpu, floor_many, echo_many = ceilings({"serving": {"rounds": rounds}})
+    assert cpu.target is SERVING_CPU and cpu.median == 1.25 and cpu.met is True
+    # floor answers 60, 45, 67.5, 15 req/s: x 100 / 5000 courses/s = 1.2, 0.9, 1.35, 0.3
+    assert floor_many.target is MANY_VS_JOB and floor_many.rounds == 4
+    assert abs(floor_many.median - 1.05) < 1e-9 and (floor_many.low, floor_many.high) == (
+        0.3, 1.35)
+    # echo answers 80, 60, 90, 20 req/s: 1.6, 1.2, 1.8, 0.4
+    assert abs(echo_many.median - 1.4) < 1e-9 and echo_many.met is True
     slow = [_round(1.4, 100, 150, 10, 5000)] * 4  # echo: 20 req/s x 100 / 5000 = 0.4x
-    assert ceilings({"serving": {"rounds": slow}})[0].met is False
-    assert ceilings({})[0].met is None
+    assert ceilings({"serving": {"rounds": slow}})[2].met is False
+    assert all(c.met is None for c in ceilings({}))
+    for r in rounds:  # a bench from before the floor service: not measured, never 0.00x
+        del r["runs"]["floor_1@1"], r["runs"]["floor_1@8"], r["runs"]["floor_1@32"]
+    assert ceilings({"serving": {"rounds": rounds}})[0].median is None
