@@ -29,7 +29,7 @@ from audit.events import (
 )
 from audit.installation import init_if_fresh, init_installation
 from audit.prediction_rows import PredictionColumns
-from audit.store import AuditError, AuditStore, AuditWriteError
+from audit.store import AuditError, AuditStore, AuditWriteError, WriterBusy
 from audit.verify import ChainReport, VerifyReport
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "StoredPrediction",
     "Surrogates",
     "VerifyReport",
+    "WriterBusy",
     "canonical_json",
     "export_archive",
     "init_if_fresh",

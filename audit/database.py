@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from audit.group_commit import WriterBusy
 from config.files import private_sqlite
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def _writer_lock_file(url: str) -> str | None:
 
 
 @contextlib.contextmanager
-def writer_turn(url: str) -> Iterator[None]:
+def writer_turn(url: str, *, wait: bool = True) -> Iterator[None]:
     """Hold the store's writer lock file (`<database>-writer.lock`) for one write
     transaction; for PostgreSQL and in-memory SQLite a no-op.
 
@@ -144,6 +145,7 @@ def writer_turn(url: str) -> Iterator[None]:
     to hundreds of ms. `flock` queues them in the kernel and wakes the next at once. A
     new descriptor per turn, so threads of one process also queue (flock locks belong to
     the open file). SQLite's own lock stays the guarantee; this only orders the waiters.
+    `wait=False`: WriterBusy at once where another writer holds the turn.
     """
     lock_file = _writer_lock_file(url)  # parsed once per URL: this runs per transaction
     if lock_file is None:
@@ -151,7 +153,10 @@ def writer_turn(url: str) -> Iterator[None]:
         return
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WriterBusy("another writer holds the audit store") from None
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock

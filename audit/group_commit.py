@@ -22,6 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+
+class WriterBusy(RuntimeError):
+    """The write would have waited for another writer; nothing was written."""
+
+
 T = TypeVar("T")  # one caller's input
 R = TypeVar("R")  # one caller's result
 
@@ -62,9 +67,13 @@ class GroupCommit(Generic[T, R]):
         self._busy = False
         self.stats = GroupStats()
 
-    def submit(self, item: T, size: int = 1) -> R:
+    def submit(self, item: T, size: int = 1, *, wait: bool = True) -> R:
+        """`wait=False`: only when no group of this process is running (the caller leads a
+        group of its own at once), else WriterBusy before anything is queued."""
         job: _Job[T, R] = _Job(item, size)
         with self._lock:
+            if not wait and self._busy:
+                raise WriterBusy("a write of this process is in progress")
             self._pending.append(job)
             if not self._busy:  # the writer is idle: lead at once (the queue was empty)
                 self._busy = True

@@ -16,6 +16,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from functools import partial
 from itertools import repeat
@@ -72,7 +73,7 @@ from audit.events import (
     normalise_ts,
     row_from_event,
 )
-from audit.group_commit import GroupCommit
+from audit.group_commit import GroupCommit, WriterBusy
 from audit.paths import AuditPaths, default_paths
 from audit.prediction_rows import PredictionColumns
 from audit.rows import (
@@ -98,11 +99,13 @@ from audit.tables import (
 )
 from audit.verify import VerifyReport, verify_store
 
-__all__ = ["AuditError", "AuditStore", "AuditWriteError"]
+__all__ = ["AuditError", "AuditStore", "AuditWriteError", "WriterBusy"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
+# False while a caller of `append_rows(wait=False)` leads its own write (see there).
+_TURN_WAITS: ContextVar[bool] = ContextVar("audit_turn_waits", default=True)
 
 
 def _head_of(row: Sequence[Any] | None) -> tuple[int, str, datetime | None]:
@@ -324,9 +327,16 @@ class AuditStore:
         return [StoredPrediction.model_construct(**{**e.__dict__, **written.link(i)})
                 for i, e in enumerate(events)]
 
-    def append_rows(self, rows: PredictionColumns) -> Written:
-        """Chain and commit prediction rows (all or none); their seq range and links."""
-        return self._append(rows)
+    def append_rows(self, rows: PredictionColumns, *, wait: bool = True) -> Written:
+        """Chain and commit prediction rows (all or none); their seq range and links.
+
+        `wait=False`: only if no other writer (a group of this process, another process's
+        turn on SQLite's writer lock) holds the store, else WriterBusy with nothing written:
+        for a caller that must not block behind another writer's transaction (the event
+        loop). SQLite's own lock is not tried first: a writer outside `writer_turn` (a key
+        rotation, a migration) can still make this wait.
+        """
+        return self._append(rows, wait=wait)
 
     def record_access(self, sub: str, role: str, action: str, *,
                       event_ids: Sequence[str] = (),
@@ -357,7 +367,7 @@ class AuditStore:
             raise AuditWriteError(f"audit event not serialisable: {exc}") from None
         return self._append(rows)
 
-    def _append(self, rows: ChainRows) -> Written:
+    def _append(self, rows: ChainRows, *, wait: bool = True) -> Written:
         """Chain and commit `rows` (all or none) once their hashes are prepared."""
         if not len(rows):
             return Written(rows, 0, "", [], [])
@@ -371,13 +381,22 @@ class AuditStore:
             prepared = prepare(rows, keys.current_id, keys.current)
         except ValueError as exc:  # canonical form refused a value
             raise AuditWriteError(f"audit event not serialisable: {exc}") from None
-        return self._groups[rows.chain].submit(prepared, len(rows))
+        if wait:
+            return self._groups[rows.chain].submit(prepared, len(rows))
+        # Not waiting, this caller leads a group of its own in its own thread (GroupCommit),
+        # so the flag reaches `_write_group` through the caller's context.
+        token = _TURN_WAITS.set(False)
+        try:
+            return self._groups[rows.chain].submit(prepared, len(rows), wait=False)
+        finally:
+            _TURN_WAITS.reset(token)
 
     def _write_group(self, chain: ChainName, jobs: Sequence[Prepared]) -> list[Written]:
         """One transaction for the queued jobs of one chain, chained in arrival order."""
         out: list[Written] = []
         try:
-            with writer_turn(self.url), write_transaction(self.engine) as cursor:
+            with (writer_turn(self.url, wait=_TURN_WAITS.get()),
+                  write_transaction(self.engine) as cursor):
                 self._lock(cursor, chain)
                 seq, prev, prev_ts = _head_of(cursor.execute(HEAD_SQL[chain]).fetchone())
                 # Read under the chain's lock: a rotation holds every chain's lock while it

@@ -1,4 +1,5 @@
-"""The /score and /explain path on the event loop: score there, wait for the audit in a thread.
+"""The /score and /explain path on the event loop: score there, and write the audit there too
+unless the write would wait for another writer; then wait for it in a thread.
 
 Why (py-spy on the live workers under wrk, bench/NOTES.md 2026-11-30): a sync BentoML API
 hands every request to a thread pool; those threads and the event loop contend for the
@@ -16,6 +17,16 @@ Python; py-spy on the live workers put that hand-off at ~6 % of the loop's GIL t
 one client; bench/NOTES.md 2026-12-01). A request cancelled meanwhile (client gone) no
 longer waits for its write: the write still completes in its thread, and nothing is
 answered without it.
+
+Session 7 (bench/NOTES.md): with the write itself cheaper (the driver's cursor, a warm
+connection), the hand-off to that thread and back cost more than a small request's write
+on the loop: ~0.3 ms of server CPU per single-course /score. So a small request on a
+SQLite store writes on the loop when no other writer holds the store (no group of this
+worker running, nobody holding SQLite's writer lock file): the loop then waits only for
+its own commit. Where another writer holds it (a group in flight, another worker, a batch
+job's chunk), `append_rows(wait=False)` says so at once, nothing written, and the write
+goes to a thread as before, where it can wait and join the next group. PostgreSQL writes
+always go to a thread: its lock and commit are round trips to the server.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from audit import WriterBusy
 from features.requests import CourseRecord
 from serving.pipeline import Caller, PredictionPipeline, Served
 
@@ -44,6 +56,11 @@ class AsyncPipeline:
         loop = asyncio.get_running_loop()
         if len(courses) <= INLINE_COURSES:
             pending = self.pipeline.score(courses, caller, endpoint)
+            if self.pipeline.audit.dialect == "sqlite":
+                try:
+                    return self.pipeline.record(pending, wait=False)
+                except WriterBusy:
+                    pass  # another writer holds the store: wait in a thread (below)
         else:
             pending = await loop.run_in_executor(self._threads, self.pipeline.score, courses,
                                                  caller, endpoint)

@@ -87,12 +87,13 @@ class PredictionPipeline:
             raise AuditUnavailable("audit record could not be written; no score returned") from None
         return Pending(Served(request_id, info, scored, model.served.care_warning), events)
 
-    def record(self, pending: Pending) -> Served:
-        """The waiting part: the events durable before the answer leaves (fail closed)."""
+    def record(self, pending: Pending, *, wait: bool = True) -> Served:
+        """The waiting part: the events durable before the answer leaves (fail closed).
+        `wait=False`: WriterBusy (nothing written) where another writer holds the store."""
         try:
             # append_rows, not append_many: the stored rows handed back as objects would
             # cost a 100-course request ~3 ms to build, and nothing here reads them.
-            self.audit.append_rows(pending.events)
+            self.audit.append_rows(pending.events, wait=wait)
         except (AuditWriteError, ValueError) as exc:
             log.error("audit write failed (%s): no score returned", type(exc).__name__)
             raise AuditUnavailable("audit record could not be written; no score returned") from None

@@ -59,7 +59,7 @@ def test_each_prediction_writes_one_verifiable_event(service):
 
 
 def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
-    def broken(events):
+    def broken(events, **_):
         raise AuditWriteError("disk full")
 
     monkeypatch.setattr(service.audit, "append_rows", broken)
@@ -108,3 +108,50 @@ def test_events_failing_to_build_answer_503_and_no_score(service, monkeypatch):
         asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
                                   ctx=clinician_ctx()))
     assert service.audit.head()[0] == 0
+
+
+def test_a_single_course_is_written_on_the_loop_unless_another_writer_holds_the_store(
+        service, monkeypatch):
+    """SQLite, store idle: the write runs on the event loop (no hand-off to a thread). Another
+    writer holding the writer lock file: the answer waits for it in a thread, and comes once
+    that writer is done, its event written."""
+    import threading
+
+    from audit.database import writer_turn
+
+    calls = []
+    real = service.audit.append_rows
+
+    def spy(rows, **kw):
+        calls.append((kw.get("wait", True), asyncio_loop_running()))
+        return real(rows, **kw)
+
+    monkeypatch.setattr(service.audit, "append_rows", spy)
+    request = ScoreRequest.model_validate(example_request())
+    asyncio.run(service.score(request, ctx=clinician_ctx()))
+    assert calls == [(False, True)]  # on the loop, not waiting
+    calls.clear()
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        with writer_turn(service.audit.url):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other_writer)
+    t.start()
+    assert held.wait(10)
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
+    t.join(10)
+    assert calls == [(False, True), (True, False)]  # refused on the loop, then in a thread
+    assert answer.predictions and service.audit.head()[0] == 2 and service.audit.verify().ok
+
+
+def asyncio_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

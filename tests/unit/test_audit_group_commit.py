@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from audit import AuditStore, AuditWriteError, KeyRing, PredictionEvent
 from audit.canonical import canonical_json
+from audit.database import writer_turn
 from audit.events import (
     PREDICTION_CHAIN,
     chain_message,
@@ -21,7 +22,7 @@ from audit.events import (
     content_from_row,
     row_from_event,
 )
-from audit.group_commit import GroupCommit, _Job
+from audit.group_commit import GroupCommit, WriterBusy, _Job
 from tests.audit_setup import installed
 from tests.unit.test_audit_chain import make_event
 
@@ -50,6 +51,31 @@ def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
         assert first.result() == 0 and [f.result() for f in rest] == [10, 20, 30, 40, 50]
     assert groups == [[0], [1, 2, 3, 4, 5]]
     assert gc.stats.transactions == 2 and gc.stats.largest == 5
+
+
+def test_a_caller_that_will_not_wait_is_refused_while_a_group_runs() -> None:
+    """`wait=False` leads a group of its own when the writer is idle, else WriterBusy with
+    nothing queued: the group then running never sees its item."""
+    started, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        seen.extend(items)
+        if items == [1]:
+            started.set()
+            release.wait(10)
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(group.submit, 1)
+        assert started.wait(10)
+        with pytest.raises(WriterBusy):
+            group.submit(2, wait=False)
+        release.set()
+        assert first.result(10) == 1
+    assert group.submit(3, wait=False) == 3  # idle again: it writes, alone
+    assert seen == [1, 3] and group.stats.transactions == 2
 
 
 def test_a_failing_group_is_retried_one_job_at_a_time() -> None:
@@ -218,3 +244,21 @@ def test_unserialisable_event_fails_before_joining_a_group(store) -> None:
         store.append(bad)
     assert store._groups[PREDICTION_CHAIN].stats.jobs == 0
     assert store.head()[0] == 0
+
+
+def test_a_write_that_will_not_wait_leaves_a_held_store_untouched(store) -> None:
+    """Another writer holding SQLite's writer lock file (another worker, a batch job):
+    `append_rows(wait=False)` raises WriterBusy at once and writes nothing; once the lock is
+    free it writes, and the chain verifies."""
+    from audit.prediction_rows import PredictionColumns
+
+    rows = PredictionColumns.from_events([_event(store, 1)])
+    # The lock is let go before the pool is joined, so a write that waited fails the test
+    # (a timeout) instead of hanging it.
+    with ThreadPoolExecutor(1) as pool, writer_turn(store.url):  # held: another writer
+        attempt = pool.submit(store.append_rows, rows, wait=False)
+        with pytest.raises(WriterBusy):
+            attempt.result(timeout=5)
+        assert store.head()[0] == 0
+    store.append_rows(rows, wait=False)
+    assert store.head()[0] == 1 and store.verify().ok
