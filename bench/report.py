@@ -133,9 +133,10 @@ def _md(r: dict, plots: list[str]) -> str:
         L += [f"The bench model ({model['path']}) was refused by the promotion gates; it is "
               "measured anyway: these figures are of cost, not of quality.", ""]
     L += ["## Targets of issue 16 (serving and audit cost)", "", *render(issue_16_rows(r)), "",
-          "What the framework alone reaches on the same figure (BentoML's echo of the same "
-          "body in /score's place: our work at no cost). Where this misses the limit, no "
-          "cut of our own work can meet the row.", "", *render_ceilings(ceilings(r)), ""]
+          "The same figures with our work at zero: the floor service (the service with its "
+          "pipeline's work taken out, bench/floor_service.py) or BentoML's bare echo of the "
+          "same body in /score's place. Where this misses the limit, no cut of our own work "
+          "can meet the row.", "", *render_ceilings(ceilings(r)), ""]
     values = _target_values(r)
     L += ["## Earlier targets", "", "| target | measured | limit | met |", "| --- | ---: | ---: | --- |"]
     for name, how, limit, op in TARGETS:

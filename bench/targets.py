@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -143,22 +143,13 @@ def issue_16_rows(report: dict[str, Any]) -> list[Row]:
             _row(MANY_VS_JOB, job, why if not rounds else "the batch job was not measured")]
 
 
-@dataclass(frozen=True)
-class Ceiling:
-    """What the framework alone reaches on a target's own figure: the same ratio with
-    BentoML's echo of the same body in /score's place (our work costing nothing). A row
-    whose ceiling misses its limit cannot be met by cutting our own work."""
+class Ceiling(NamedTuple):
+    """What a target's own figure reaches with our work at zero (`how`: on what), as a
+    Row against the target's limit. A row whose ceiling misses its limit cannot be met by
+    cutting our own work."""
 
-    target: Target
     how: str
-    median: float | None
-    low: float | None
-    high: float | None
-    rounds: int
-
-    @property
-    def met(self) -> bool | None:
-        return None if self.median is None else is_met(self.median, self.target)
+    row: Row
 
 
 def ceilings(report: dict[str, Any]) -> list[Ceiling]:
@@ -167,6 +158,7 @@ def ceilings(report: dict[str, Any]) -> list[Ceiling]:
     framework path, middlewares and schemas, answering without features, model or audit),
     and for the 100-course row also on BentoML's bare echo of the same body."""
     rounds = (report.get("serving") or {}).get("rounds") or []
+    missing = "the floor service and echo of the 100-course body did not run"
 
     def runs(r: dict[str, Any]) -> dict[str, Any]:
         return r["runs"]
@@ -183,19 +175,16 @@ def ceilings(report: dict[str, Any]) -> list[Ceiling]:
                           "/ the job's courses/s, same round", vs_job("floor_100")),
             (MANY_VS_JOB, "BentoML's bare echo of the same body: req/s x 100 at 1 client / "
                           "the job's courses/s, same round", vs_job("echo_100")))
-    return [Ceiling(t, how, *spread(v), len(v)) if v else Ceiling(t, how, None, None, None, 0)
-            for t, how, v in plan]
+    return [Ceiling(how, _row(t, v, missing)) for t, how, v in plan]
 
 
 def render_ceilings(rows: list[Ceiling]) -> list[str]:
-    lines = ["| target row | the framework's own figure | measured (median) | spread | "
+    lines = ["| target row | the figure with our work at zero | measured (median) | spread | "
              "rounds | limit | within the limit |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    for c in rows:
-        t = c.target
-        within = "not measured" if c.met is None else "yes" if c.met else "**no**"
-        span = "-" if c.low is None else f"{fmt(c.low, t.unit)} - {fmt(c.high, t.unit)}"
-        lines.append(f"| {t.name} | {c.how} | {fmt(c.median, t.unit)} | {span} | "
-                     f"{c.rounds or '-'} | {t.op} {t.limit:g}x | {within} |")
+    for how, r in rows:
+        median, span, rounds, limit, met = _cells(r)
+        lines.append(f"| {r.target.name} | {how} | {median} | {span} | {rounds} | {limit} | "
+                     f"{met} |")
     return lines
 
 
@@ -225,11 +214,16 @@ def render(rows: list[Row]) -> list[str]:
     lines = ["| figure | measured (median) | spread (min-max) | rounds | target | met |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        t = r.target
-        met = (f"not measured: {r.reason}" if r.met is None else
-               "yes" if r.met else "**no**")
-        span = "-" if r.low is None else f"{fmt(r.low, t.unit)} - {fmt(r.high, t.unit)}"
-        limit = f"{t.op} {t.limit:g}{' us' if t.unit == 'us' else 'x'}"
-        lines.append(f"| {t.name} ({t.how}) | {fmt(r.median, t.unit)} | {span} | "
-                     f"{r.rounds or '-'} | {limit} | {met} |")
+        median, span, rounds, limit, met = _cells(r)
+        lines.append(f"| {r.target.name} ({r.target.how}) | {median} | {span} | {rounds} | "
+                     f"{limit} | {met} |")
     return lines
+
+
+def _cells(r: Row) -> tuple[str, str, str, str, str]:
+    """(median, spread, rounds, limit, met) of a row as the tables print them."""
+    t = r.target
+    met = f"not measured: {r.reason}" if r.met is None else "yes" if r.met else "**no**"
+    span = "-" if r.low is None else f"{fmt(r.low, t.unit)} - {fmt(r.high, t.unit)}"
+    limit = f"{t.op} {t.limit:g}{' us' if t.unit == 'us' else 'x'}"
+    return fmt(r.median, t.unit), span, str(r.rounds or "-"), limit, met

@@ -97,7 +97,7 @@ def test_bench_measures_the_newest_exported_candidate_when_gates_refused(tmp_pat
 def test_ceilings_put_the_floor_service_and_echo_in_score_s_place():
     rounds = [_round(1.4, 100, 150, 40, 5000), _round(1.6, 100, 90, 30, 5000),
               _round(1.45, 100, 120, 45, 5000), _round(2.0, 100, 80, 10, 5000)]
-    cpu, floor_many, echo_many = ceilings({"serving": {"rounds": rounds}})
+    (_, cpu), (_, floor_many), (_, echo_many) = ceilings({"serving": {"rounds": rounds}})
     assert cpu.target is SERVING_CPU and cpu.median == 1.25 and cpu.met is True
     # floor answers 60, 45, 67.5, 15 req/s: x 100 / 5000 courses/s = 1.2, 0.9, 1.35, 0.3
     assert floor_many.target is MANY_VS_JOB and floor_many.rounds == 4
@@ -106,8 +106,8 @@ def test_ceilings_put_the_floor_service_and_echo_in_score_s_place():
     # echo answers 80, 60, 90, 20 req/s: 1.6, 1.2, 1.8, 0.4
     assert abs(echo_many.median - 1.4) < 1e-9 and echo_many.met is True
     slow = [_round(1.4, 100, 150, 10, 5000)] * 4  # echo: 20 req/s x 100 / 5000 = 0.4x
-    assert ceilings({"serving": {"rounds": slow}})[2].met is False
-    assert all(c.met is None for c in ceilings({}))
+    assert ceilings({"serving": {"rounds": slow}})[2].row.met is False
+    assert all(c.row.met is None for c in ceilings({}))
     for r in rounds:  # a bench from before the floor service: not measured, never 0.00x
         del r["runs"]["floor_1@1"], r["runs"]["floor_1@8"], r["runs"]["floor_1@32"]
-    assert ceilings({"serving": {"rounds": rounds}})[0].median is None
+    assert ceilings({"serving": {"rounds": rounds}})[0].row.median is None
