@@ -102,13 +102,11 @@ def bodies(work: Path) -> dict[str, Path]:
         for s in c["sessions"]:
             s["course_id"] = f"C-BENCH-{i}"
         many.append(c)
-    out = {}
-    for name, body in (("score_1", one), ("score_100", {"courses": many}), ("echo", one),
-                       ("echo_100", {"courses": many}), ("floor_1", one),
-                       ("floor_100", {"courses": many})):
-        out[name] = work / f"{name}.json"
-        out[name].write_text(json.dumps(body))
-    return out
+    paths = {"one": work / "one_course.json", "many": work / "100_courses.json"}
+    paths["one"].write_text(json.dumps(one))
+    paths["many"].write_text(json.dumps({"courses": many}))
+    # Each endpoint's body: the 100-course one for the `_100` endpoints.
+    return {name: paths["many" if name.endswith("_100") else "one"] for name in ENDPOINTS}
 
 
 def wrk(url: str, body: Path, token: str | None, clients: int, seconds: int) -> dict:
