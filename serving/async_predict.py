@@ -1,5 +1,6 @@
-"""The /score and /explain path on the event loop: score there, and write the audit there too
-unless the write would wait for another writer; then wait for it in a thread.
+"""The /score and /explain path on the event loop: a small request is scored there and, on
+a SQLite store, audited there too; a large request, or a PostgreSQL store's write, waits in
+a thread.
 
 Why (py-spy on the live workers under wrk, bench/NOTES.md 2026-11-30): a sync BentoML API
 hands every request to a thread pool; those threads and the event loop contend for the
@@ -21,27 +22,33 @@ answered without it.
 Session 7 (bench/NOTES.md): with the write itself cheaper (the driver's cursor, a warm
 connection), the hand-off to that thread and back cost more than a small request's write
 on the loop: ~0.3 ms of server CPU per single-course /score. So a small request on a
-SQLite store writes on the loop when no other writer holds the store (no group of this
-worker running, nobody holding SQLite's writer lock file): the loop then waits only for
-its own commit. Where another writer holds it (a group in flight, another worker, a batch
-job's chunk), `append_rows(wait=False)` says so at once, nothing written, and the write
-goes to a thread as before, where it can wait and join the next group. PostgreSQL writes
-always go to a thread: its lock and commit are round trips to the server.
+SQLite store writes on the loop: `append_rows(wait=False)` writes at once when no other
+writer holds the store, and else says so (WriterBusy), nothing written. Session 8: such a
+request then waits on the loop too, queued in arrival order, and one task tries the queue
+again after short pauses; sent to a thread instead, as in session 7, the two workers'
+turns on the store cost ~0.35 ms of server CPU per request at 8 and 32 clients in GIL
+hand-offs. PostgreSQL writes always go to a thread: its lock and commit are round trips
+to the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from audit import WriterBusy
 from features.requests import CourseRecord
-from serving.pipeline import Caller, PredictionPipeline, Served
+from serving.pipeline import AuditUnavailable, Caller, Pending, PredictionPipeline, Served
 
 INLINE_COURSES = 4  # up to this many courses (~1 ms each) are scored on the event loop
 # Threads that may wait on audit commits at once per worker: each waits on I/O, and the more
 # requests wait together the more of them share one transaction.
 AUDIT_WAITERS = 32
+# A small write that found the store held tries again after these pauses (doubling): a
+# request's transaction holds it ~0.3-0.5 ms, a batch job's chunk up to seconds.
+RETRY_FIRST_S, RETRY_MAX_S = 0.0002, 0.005
 
 
 class AsyncPipeline:
@@ -51,21 +58,67 @@ class AsyncPipeline:
         self.pipeline = pipeline
         # Threads start on first use, so a worker made before the loop exists is fine.
         self._threads = ThreadPoolExecutor(max_workers=waiters, thread_name_prefix="audit-wait")
+        # Small SQLite writes that found the store held, oldest first, with their answers.
+        self._held: collections.deque[tuple[Pending, asyncio.Future[Served]]] = (
+            collections.deque())
+        self._retrying: asyncio.Task[None] | None = None
 
     async def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         loop = asyncio.get_running_loop()
         if len(courses) <= INLINE_COURSES:
             pending = self.pipeline.score(courses, caller, endpoint)
             if self.pipeline.audit.dialect == "sqlite":
-                try:
-                    return self.pipeline.record(pending, wait=False)
-                except WriterBusy:
-                    pass  # another writer holds the store: wait in a thread (below)
+                return await self._write_on_loop(pending)
         else:
             pending = await loop.run_in_executor(self._threads, self.pipeline.score, courses,
                                                  caller, endpoint)
         return await loop.run_in_executor(self._threads, self.pipeline.record, pending)
 
+    async def _write_on_loop(self, pending: Pending) -> Served:
+        """Write now when nobody holds the store and nobody of this worker waits before us;
+        else queue, and one task retries the queue in order after short pauses. Waiting in
+        a thread instead cost more CPU than the write when the service's two workers took
+        turns: its GIL hand-offs made ~54 futex calls per request against ~3 on the loop
+        (strace, bench/NOTES.md session 8)."""
+        if not self._held:
+            try:
+                return self.pipeline.record(pending, wait=False)
+            except WriterBusy:
+                pass
+        answer: asyncio.Future[Served] = asyncio.get_running_loop().create_future()
+        self._held.append((pending, answer))
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._retry_held())
+        # A request cancelled meanwhile (client gone) no longer waits; its write still runs.
+        return await answer
+
+    async def _retry_held(self) -> None:
+        pause = RETRY_FIRST_S
+        while self._held:
+            pending, answer = self._held[0]
+            try:
+                served = self.pipeline.record(pending, wait=False)
+            except WriterBusy:
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, RETRY_MAX_S)
+                continue
+            except Exception as exc:  # noqa: BLE001 - this request's failure, handed to it
+                self._held.popleft()
+                if not answer.done():
+                    answer.set_exception(exc)
+                continue
+            self._held.popleft()
+            pause = RETRY_FIRST_S
+            if not answer.done():
+                answer.set_result(served)
+
     def close(self) -> None:
-        """Wait for the writes in flight (their answers wait on them), then stop the threads."""
+        """Write what still waits (its clients gone) and the writes in flight, then stop the
+        threads."""
+        if self._retrying is not None:
+            self._retrying.cancel()  # called on the loop (an on_shutdown hook): not running
+        while self._held:
+            pending, _ = self._held.popleft()
+            with contextlib.suppress(AuditUnavailable):  # logged by `record`; on to the next
+                self.pipeline.record(pending)
         self._threads.shutdown(wait=True)

@@ -120,7 +120,7 @@ class RelapseRiskService:
         except AuditUnavailable:
             raise ServiceUnavailable("audit record could not be written; no score returned") from None
 
-    # async: scored on the event loop, the audit write awaited in a thread (async_predict.py)
+    # async: scored and (SQLite) audited on the event loop (async_predict.py)
     @bentoml.api(route="/score")
     async def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> ScoreResponse:
         """Score 1 to 1,000 courses: calibrated probability, risk band, top SHAP factors.

@@ -40,6 +40,11 @@ def _cycle(options: tuple, k: int) -> list:
     return [options[i % len(options)] for i in range(k)]
 
 
+def _columns_and_values(pairs: list) -> tuple[list[str], list]:
+    """[(column, value), ...] -> ([columns], [values])."""
+    return [c for c, _ in pairs], [v for _, v in pairs]
+
+
 @dataclass(frozen=True)
 class RowPlan:
     """Which source row each output row comes from."""
@@ -73,7 +78,7 @@ def plan_rows(n: int, session_course: np.ndarray, next_number: int,
     first = np.cumsum(counts) - counts
     want = _count(SESSION_RATES["unknown_course"], m)
     copied = rng.integers(0, n, max(want, 1))  # real courses whose sessions are copied
-    copied = copied[: int(np.searchsorted(np.cumsum(counts[copied]), want)) + 1] if want else []
+    copied = copied[: int(np.searchsorted(np.cumsum(counts[copied]), want)) + 1] if want else copied[:0]
     sizes = counts[copied]
     block = np.repeat(np.arange(len(copied)), sizes)
     within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
@@ -144,9 +149,9 @@ def corrupt_values(intake: pd.DataFrame, sessions: pd.DataFrame, outcomes: pd.Da
                           ("unparseable_date", tuple(("intake_date", d) for d in BAD_DATES)),
                           ("invalid_code", BAD_CODES)):
         c = picker.pick(_count(INTAKE_RATES[kind], n))
-        cols, vals = zip(*_cycle(options, len(c)), strict=True) if len(c) else ((), ())
-        _write(intake, intake_row[c], list(cols), list(vals))
-        record("intake", kind, ids[c], intake_row[c], list(cols), vals)
+        cols, bad = _columns_and_values(_cycle(options, len(c)))
+        _write(intake, intake_row[c], cols, bad)
+        record("intake", kind, ids[c], intake_row[c], cols, bad)
 
     # outcomes
     c = picker.pick(_count(OUTCOME_RATES["course_end_mismatch"], n))
@@ -174,9 +179,9 @@ def corrupt_values(intake: pd.DataFrame, sessions: pd.DataFrame, outcomes: pd.Da
     m = len(real)
 
     c = picker.pick(_count(SESSION_RATES["impossible_value"], m), first_inf < len(sessions))
-    cols, vals = zip(*_cycle(BAD_SESSION_VALUES, len(c)), strict=True) if len(c) else ((), ())
-    _write(sessions, first_inf[c], list(cols), list(vals))
-    record("sessions", "impossible_value", ids[c], first_inf[c], list(cols), vals)
+    cols, bad = _columns_and_values(_cycle(BAD_SESSION_VALUES, len(c)))
+    _write(sessions, first_inf[c], cols, bad)
+    record("sessions", "impossible_value", ids[c], first_inf[c], cols, bad)
     several = counts >= 2
     c = picker.pick(_count(SESSION_RATES["unparseable_date"], m), several)
     rows = first[c] + (rng.random(len(c)) * (counts[c] - 1)).astype(int)  # never the last row

@@ -91,22 +91,22 @@ def schedule(c: dict[str, np.ndarray], v: dict[str, np.ndarray],
     is_inf = attended & (stype == INFUSION)
     m = len(course)
     ii = np.flatnonzero(is_inf)
-    k = len(ii)
+    n_meas = len(ii)
     ci = course[ii]
-    dose = site_array("dose_mg_per_kg")[site][ci] * (1 + rng.normal(0, 0.03, k))
-    dose *= np.where(rng.random(k) < 0.05, rng.uniform(0.6, 0.8, k), 1.0)  # reduced for BP/AE
+    dose = site_array("dose_mg_per_kg")[site][ci] * (1 + rng.normal(0, 0.03, n_meas))
+    dose *= np.where(rng.random(n_meas) < 0.05, rng.uniform(0.6, 0.8, n_meas), 1.0)  # reduced for BP/AE
     dose = np.clip(np.round(dose, 2), 0.1, 1.2)
-    minutes = site_array("infusion_minutes")[site][ci] + rng.normal(0, 3, k)
-    minutes = np.round(minutes + np.where(rng.random(k) < 0.03, rng.uniform(10, 30, k), 0.0))
+    minutes = site_array("infusion_minutes")[site][ci] + rng.normal(0, 3, n_meas)
+    minutes = np.round(minutes + np.where(rng.random(n_meas) < 0.03, rng.uniform(10, 30, n_meas), 0.0))
     trait_i = c["z_trait"][ci]
     # CADSS: zero-inflated, mean ~8, SD ~9 at 0.8 mg/kg; more dissociation with dose.
     cadss_zero = bernoulli(rng, expit(logit(0.25) - 2.0 * (dose - 0.8)))
     cadss = rng.gamma(1.6, 6.7 * dose / 0.8 * np.exp(0.2 * trait_i))
     cadss = np.clip(np.round(np.where(cadss_zero, 0.0, cadss)), 0, 92)
-    meq = np.clip(0.3 + 1.3 * dose / 0.8 + 0.035 * cadss + 0.45 * trait_i + rng.normal(0, 0.5, k),
+    meq = np.clip(0.3 + 1.3 * dose / 0.8 + 0.035 * cadss + 0.45 * trait_i + rng.normal(0, 0.5, n_meas),
                   0, 5).round(2)
     peak_sbp = np.clip(np.round(v["systolic_bp_mmhg"][ci] + 14 + 0.2 * cadss
-                                + rng.normal(0, 8, k)), 90, 240)
+                                + rng.normal(0, 8, n_meas)), 90, 240)
     adverse = rng.random(m) < 0.01  # therapy sessions
     adverse[ii] = bernoulli(rng, expit(logit(0.07) + 1.0 * (peak_sbp > 180) + 0.03 * (cadss - 8)))
 

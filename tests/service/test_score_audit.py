@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import threading
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -110,15 +113,12 @@ def test_events_failing_to_build_answer_503_and_no_score(service, monkeypatch):
     assert service.audit.head()[0] == 0
 
 
-def test_a_single_course_is_written_on_the_loop_unless_another_writer_holds_the_store(
+def test_a_single_course_is_written_on_the_loop_also_when_another_writer_holds_the_store(
         service, monkeypatch):
     """SQLite, store idle: the write runs on the event loop (no hand-off to a thread). Another
-    writer holding the writer lock file: the answer waits for it in a thread, and comes once
-    that writer is done, its event written."""
-    import threading
-
-    from audit.database import writer_turn
-
+    writer holding the writer lock file: the write is refused at once and tried again on the
+    loop, never waiting in a thread; the answer comes once that writer is done, its event
+    written."""
     calls = []
     real = service.audit.append_rows
 
@@ -131,22 +131,97 @@ def test_a_single_course_is_written_on_the_loop_unless_another_writer_holds_the_
     asyncio.run(service.score(request, ctx=clinician_ctx()))
     assert calls == [(False, True)]  # on the loop, not waiting
     calls.clear()
+    with other_writer(service.audit.url, release_after=0.3):
+        answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
+    assert len(calls) >= 2 and set(calls) == {(False, True)}  # refused, then again on the loop
+    assert answer.predictions and service.audit.head()[0] == 2 and service.audit.verify().ok
+
+
+def test_requests_that_found_the_store_held_are_written_in_arrival_order(service, monkeypatch):
+    """A request arriving while an earlier one waits for the store queues behind it, even
+    when the store has just become free: the chain holds them in the order they came."""
+    import serving.async_predict
+
+    # The waiting one is next tried 0.5 s on: the second arrives before that, store free.
+    monkeypatch.setattr(serving.async_predict, "RETRY_FIRST_S", 0.5)
+    monkeypatch.setattr(serving.async_predict, "RETRY_MAX_S", 0.5)
+    request = ScoreRequest.model_validate(example_request())
+
+    async def first_waits_then_second_comes(release: Callable[[], None]) -> list[str]:
+        first = asyncio.create_task(service.score(request, ctx=clinician_ctx("dr-1")))
+        await asyncio.sleep(0.1)  # scored, refused by the store, queued
+        release()  # the store is free before the second request arrives
+        second = asyncio.create_task(service.score(request, ctx=clinician_ctx("dr-2")))
+        return [(await first).request_id, (await second).request_id]
+
+    with other_writer(service.audit.url) as release:
+        sent = asyncio.run(first_waits_then_second_comes(release))
+    newest_first = service.audit.list_events(limit=10)
+    assert [service.audit.get_event(e.event_id).request_id
+            for e in reversed(newest_first)] == sent
+
+
+def test_a_request_cancelled_while_it_waits_for_the_store_is_still_written(service):
+    """The client went away while its write waited: the score was computed, so the event is
+    still recorded (by the loop once the store frees, or by `close` at shutdown)."""
+    request = ScoreRequest.model_validate(example_request())
+
+    async def cancelled_then_written() -> int:
+        task = asyncio.create_task(service.score(request, ctx=clinician_ctx()))
+        await asyncio.sleep(0.1)  # scored, and waiting for the store
+        task.cancel()
+        for _ in range(200):
+            if service.audit.head()[0]:
+                break
+            await asyncio.sleep(0.05)
+        return service.audit.head()[0]
+
+    with other_writer(service.audit.url, release_after=0.3):
+        assert asyncio.run(cancelled_then_written()) == 1
+
+    async def cancelled_at_shutdown() -> None:
+        task = asyncio.create_task(service.score(request, ctx=clinician_ctx()))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        service.close_audit()  # the shutdown hook, on the loop: waits for the store
+
+    with other_writer(service.audit.url, release_after=0.3):
+        asyncio.run(cancelled_at_shutdown())
+    with AuditStore(service.audit.url) as reopened:
+        assert reopened.head()[0] == 2 and reopened.verify().ok
+
+
+@contextlib.contextmanager
+def other_writer(url: str, release_after: float | None = None,
+                 ) -> Iterator[Callable[[], None]]:
+    """Another writer holding the store's writer lock file until the block calls what it
+    yields (which returns once the lock is free), or `release_after` seconds in."""
+    from audit.database import writer_turn
+
     held, release = threading.Event(), threading.Event()
 
-    def other_writer():
-        with writer_turn(service.audit.url):
+    def hold() -> None:
+        with writer_turn(url):
             held.set()
             release.wait(10)
 
-    t = threading.Thread(target=other_writer)
+    t = threading.Thread(target=hold)
     t.start()
     assert held.wait(10)
-    timer = threading.Timer(0.3, release.set)
-    timer.start()
-    answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
-    t.join(10)
-    assert calls == [(False, True), (True, False)]  # refused on the loop, then in a thread
-    assert answer.predictions and service.audit.head()[0] == 2 and service.audit.verify().ok
+
+    def free() -> None:
+        release.set()
+        t.join(10)
+
+    timer = threading.Timer(release_after, release.set) if release_after else None
+    if timer is not None:
+        timer.start()
+    try:
+        yield free
+    finally:
+        free()
+        if timer is not None:
+            timer.cancel()
 
 
 def asyncio_loop_running() -> bool:
