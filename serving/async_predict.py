@@ -65,13 +65,12 @@ class AsyncPipeline:
 
     async def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         loop = asyncio.get_running_loop()
-        if len(courses) <= INLINE_COURSES:
-            pending = self.pipeline.score(courses, caller, endpoint)
-            if self.pipeline.audit.dialect == "sqlite":
-                return await self._write_on_loop(pending)
-        else:
-            pending = await loop.run_in_executor(self._threads, self.pipeline.score, courses,
-                                                 caller, endpoint)
+        if len(courses) > INLINE_COURSES:  # scored and written in one trip to a thread
+            return await loop.run_in_executor(self._threads, self.pipeline.predict, courses,
+                                              caller, endpoint)
+        pending = self.pipeline.score(courses, caller, endpoint)
+        if self.pipeline.audit.dialect == "sqlite":
+            return await self._write_on_loop(pending)
         return await loop.run_in_executor(self._threads, self.pipeline.record, pending)
 
     async def _write_on_loop(self, pending: Pending) -> Served:
