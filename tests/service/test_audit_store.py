@@ -163,6 +163,51 @@ def test_migrations_are_idempotent(backend: Backend) -> None:
         assert second.verify().ok
 
 
+def _hash_indexed(backend: Backend) -> bool:
+    """Whether an index of audit_events is keyed by `hash`."""
+    engine = create_engine(backend.url)
+    try:
+        with engine.connect() as conn:
+            if backend.dialect == "postgresql":
+                defs = [str(r[0]) for r in conn.exec_driver_sql(
+                    "SELECT indexdef FROM pg_indexes WHERE tablename = 'audit_events' "
+                    "AND schemaname = current_schema()")]
+                return any(d.endswith("(hash)") for d in defs)
+            names = [r[1] for r in conn.exec_driver_sql("PRAGMA index_list(audit_events)")]
+            return any([c[2] for c in conn.exec_driver_sql(f"PRAGMA index_info({n!r})")]
+                       == ["hash"] for n in names)
+    finally:
+        engine.dispose()
+
+
+def test_a_store_from_before_the_hash_index_was_dropped_upgrades_in_place(
+        backend: Backend) -> None:
+    """The prediction chain's hash column is not indexed (nothing looks a row up by it;
+    every append paid a random page for it). A populated store made before that migration
+    keeps every row and hash, verifies, and stays append-only."""
+    with backend.open() as store:
+        fill(store, 5)
+        before = [(r["seq"], r["hash"]) for r in store.iter_rows(PREDICTION_CHAIN)]
+    assert not _hash_indexed(backend)
+    version = {"sqlite": 4, "postgresql": 5}[backend.dialect]
+    backend.sql("CREATE UNIQUE INDEX audit_events_hash_key ON audit_events (hash)"
+                if backend.dialect == "sqlite" else
+                "ALTER TABLE audit_events ADD CONSTRAINT audit_events_hash_key UNIQUE (hash)",
+                f"DELETE FROM schema_version WHERE version = {version}")
+    assert _hash_indexed(backend)
+    migrate_store(backend.url)
+    assert not _hash_indexed(backend)
+    with backend.open() as upgraded:
+        assert [(r["seq"], r["hash"]) for r in upgraded.iter_rows(PREDICTION_CHAIN)] == before
+        assert upgraded.verify().ok
+        fill(upgraded, 1)
+        assert upgraded.verify().ok and upgraded.head()[0] == 6
+    for attack in ("DELETE FROM audit_events WHERE seq = 1",
+                   "UPDATE audit_events SET probability = 0.99 WHERE seq = 2"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            backend.sql(attack)
+
+
 def test_triggers_reject_update_delete_and_truncate(backend: Backend) -> None:
     with backend.open() as store:
         fill(store, 3)
