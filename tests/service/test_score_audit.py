@@ -161,6 +161,37 @@ def test_requests_that_found_the_store_held_are_written_in_arrival_order(service
             for e in reversed(newest_first)] == sent
 
 
+def test_a_queued_write_that_fails_answers_503_and_the_next_is_still_written(
+        service, monkeypatch):
+    """Two requests wait for the store; once it frees, the first one's write fails: that
+    request gets no score, and the one behind it is written and answered."""
+    real = service.audit.append_rows
+    freed = threading.Event()
+
+    def failing_for_dr_fail(rows, **kw):
+        if freed.is_set() and rows.caller_sub[0] == "dr-fail":
+            raise AuditWriteError("audit write failed: disk full")
+        return real(rows, **kw)
+
+    monkeypatch.setattr(service.audit, "append_rows", failing_for_dr_fail)
+    request = ScoreRequest.model_validate(example_request())
+
+    async def two(release: Callable[[], None]) -> list[object]:
+        tasks = [asyncio.create_task(service.score(request, ctx=clinician_ctx(sub)))
+                 for sub in ("dr-fail", "dr-ok")]
+        await asyncio.sleep(0.1)  # both scored and queued
+        freed.set()
+        release()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    with other_writer(service.audit.url) as release:
+        failed, answered = asyncio.run(two(release))
+    assert isinstance(failed, ServiceUnavailable)
+    assert answered.predictions
+    (event,) = service.audit.list_events(limit=10)
+    assert event.caller_sub == "dr-ok" and service.audit.verify().ok
+
+
 def test_a_request_cancelled_while_it_waits_for_the_store_is_still_written(service):
     """The client went away while its write waited: the score was computed, so the event is
     still recorded (by the loop once the store frees, or by `close` at shutdown)."""
