@@ -23,12 +23,14 @@ Session 7 (bench/NOTES.md): with the write itself cheaper (the driver's cursor, 
 connection), the hand-off to that thread and back cost more than a small request's write
 on the loop: ~0.3 ms of server CPU per single-course /score. So a small request on a
 SQLite store writes on the loop: `append_rows(wait=False)` writes at once when no other
-writer holds the store, and else says so (WriterBusy), nothing written. Session 8: such a
-request then waits on the loop too, queued in arrival order, and one task tries the queue
-again after short pauses; sent to a thread instead, as in session 7, the two workers'
-turns on the store cost ~0.35 ms of server CPU per request at 8 and 32 clients in GIL
-hand-offs. PostgreSQL writes always go to a thread: its lock and commit are round trips
-to the server.
+writer holds the store, and else says so (WriterBusy), nothing written. Session 8: the
+writes of the requests one turn of the loop has ready share one transaction (a callback
+queued behind them writes the queue), and where the store is held they wait on the loop
+too, in arrival order, tried again after short pauses. Sent to a thread instead, as in
+session 7, the two workers' turns on the store cost ~0.35 ms of server CPU per request at
+8 and 32 clients in GIL hand-offs; the shared transaction saved another ~0.25 ms there.
+PostgreSQL writes always go to a thread: its lock and commit are round trips to the
+server.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 from audit import WriterBusy
@@ -58,10 +61,12 @@ class AsyncPipeline:
         self.pipeline = pipeline
         # Threads start on first use, so a worker made before the loop exists is fine.
         self._threads = ThreadPoolExecutor(max_workers=waiters, thread_name_prefix="audit-wait")
-        # Small SQLite writes that found the store held, oldest first, with their answers.
+        # Small SQLite writes not yet written, oldest first, with their answers.
         self._held: collections.deque[tuple[Pending, asyncio.Future[Served]]] = (
             collections.deque())
         self._retrying: asyncio.Task[None] | None = None
+        self._flush_soon = False
+        self._alone = 0  # after a group failed: written one by one
 
     async def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         loop = asyncio.get_running_loop()
@@ -74,42 +79,59 @@ class AsyncPipeline:
         return await loop.run_in_executor(self._threads, self.pipeline.record, pending)
 
     async def _write_on_loop(self, pending: Pending) -> Served:
-        """Write now when nobody holds the store and nobody of this worker waits before us;
-        else queue, and one task retries the queue in order after short pauses. Waiting in
-        a thread instead cost more CPU than the write when the service's two workers took
-        turns: its GIL hand-offs made ~54 futex calls per request against ~3 on the loop
-        (strace, bench/NOTES.md session 8)."""
-        if not self._held:
-            try:
-                return self.pipeline.record(pending, wait=False)
-            except WriterBusy:
-                pass
-        answer: asyncio.Future[Served] = asyncio.get_running_loop().create_future()
+        """Queue the write, to be written with whatever else this loop turn queues (one
+        transaction for them all), then wait for it. Waiting in a thread instead cost more
+        CPU than the write when the service's two workers took turns: its GIL hand-offs
+        made ~54 futex calls per request against ~3 on the loop (strace, bench/NOTES.md
+        session 8)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Served] = loop.create_future()
         self._held.append((pending, answer))
-        if self._retrying is None or self._retrying.done():
-            self._retrying = asyncio.create_task(self._retry_held())
+        if not self._flush_soon and (self._retrying is None or self._retrying.done()):
+            self._flush_soon = True
+            # A plain callback, not a task: it runs after the requests this turn has ready.
+            loop.call_soon(self._flush)
         # A request cancelled meanwhile (client gone) no longer waits; its write still runs.
         return await answer
 
+    def _flush(self) -> None:
+        self._flush_soon = False
+        if (self._retrying is None or self._retrying.done()) and not self._write_held():
+            self._retrying = asyncio.create_task(self._retry_held())
+
     async def _retry_held(self) -> None:
+        """Another writer holds the store: try again after short pauses, in arrival order."""
         pause = RETRY_FIRST_S
+        while not self._write_held():
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, RETRY_MAX_S)
+
+    def _write_held(self) -> bool:
+        """Write the queue, oldest first, as one group (after a group failed, one request at
+        a time until past it, so a bad request fails alone); False, with the rest still
+        queued, when another writer holds the store."""
         while self._held:
-            pending, answer = self._held[0]
+            group = list(itertools.islice(self._held, 1 if self._alone else None))
+            results: list[Served | BaseException]
             try:
-                served = self.pipeline.record(pending, wait=False)
+                results = list(self.pipeline.record_together([p for p, _ in group], wait=False))
             except WriterBusy:
-                await asyncio.sleep(pause)
-                pause = min(2 * pause, RETRY_MAX_S)
-                continue
-            except Exception as exc:  # noqa: BLE001 - this request's failure, handed to it
+                return False
+            except Exception as exc:  # noqa: BLE001 - the request's failure, handed to it
+                if len(group) > 1:
+                    self._alone = len(group)
+                    continue
+                results = [exc]
+            self._alone = max(self._alone - len(group), 0)
+            for (_, answer), result in zip(group, results, strict=True):
                 self._held.popleft()
-                if not answer.done():
-                    answer.set_exception(exc)
-                continue
-            self._held.popleft()
-            pause = RETRY_FIRST_S
-            if not answer.done():
-                answer.set_result(served)
+                if answer.done():
+                    continue
+                if isinstance(result, BaseException):
+                    answer.set_exception(result)
+                else:
+                    answer.set_result(result)
+        return True
 
     def close(self) -> None:
         """Write what still waits (its clients gone) and the writes in flight, then stop the

@@ -137,6 +137,31 @@ def test_a_single_course_is_written_on_the_loop_also_when_another_writer_holds_t
     assert answer.predictions and service.audit.head()[0] == 2 and service.audit.verify().ok
 
 
+def test_requests_ready_in_one_loop_turn_share_one_transaction(service, monkeypatch):
+    """Three requests scored in the same turn of the event loop: one append of their three
+    events (one commit), in the order they came, each answered with its own score."""
+    calls = []
+    real = service.audit.append_rows
+
+    def spy(rows, **kw):
+        calls.append(list(rows.caller_sub))
+        return real(rows, **kw)
+
+    monkeypatch.setattr(service.audit, "append_rows", spy)
+    request = ScoreRequest.model_validate(example_request())
+
+    async def three() -> list[str]:
+        answers = await asyncio.gather(*(service.score(request, ctx=clinician_ctx(f"dr-{i}"))
+                                         for i in range(3)))
+        return [a.request_id for a in answers]
+
+    sent = asyncio.run(three())
+    assert calls == [["dr-0", "dr-1", "dr-2"]]
+    newest_first = service.audit.list_events(limit=10)
+    assert [service.audit.get_event(e.event_id).request_id
+            for e in reversed(newest_first)] == sent and service.audit.verify().ok
+
+
 def test_requests_that_found_the_store_held_are_written_in_arrival_order(service, monkeypatch):
     """A request arriving while an earlier one waits for the store queues behind it, even
     when the store has just become free: the chain holds them in the order they came."""
