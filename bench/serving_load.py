@@ -54,11 +54,14 @@ def _free_port() -> int:
 
 def init_audit(env: dict[str, str]) -> None:
     """The bench's own audit installation under its VAR_DIR, as `make serve` makes one (the
-    service never creates a store itself)."""
-    out = subprocess.run([PY, "-m", "audit", "init", "--if-fresh"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, env={**os.environ, **env})
-    if out.returncode:
-        raise RuntimeError(f"audit init failed: {out.stdout[-500:]} {out.stderr[-500:]}")
+    service never creates a store itself), migrated: a store left by an earlier checkout's
+    bench would stop the service until it is."""
+    for command in (["init", "--if-fresh"], ["migrate"]):
+        out = subprocess.run([PY, "-m", "audit", *command], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300, env={**os.environ, **env})
+        if out.returncode:
+            raise RuntimeError(f"audit {command[0]} failed: {out.stdout[-500:]} "
+                               f"{out.stderr[-500:]}")
 
 
 def _start(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
