@@ -13,6 +13,10 @@ condition with notify_all would wake every queued thread after every commit.
 
 A failed group is retried one job at a time, so a request whose events cannot be written
 (a duplicate event id, say) fails alone and the others still commit.
+
+`submit_now` is the same group commit for a caller that must not block (the event loop):
+it commits several items of its own as one group on its own thread, or answers WriterBusy
+at once, nothing written, where a group is already running.
 """
 
 from __future__ import annotations
@@ -67,13 +71,9 @@ class GroupCommit(Generic[T, R]):
         self._busy = False
         self.stats = GroupStats()
 
-    def submit(self, item: T, size: int = 1, *, wait: bool = True) -> R:
-        """`wait=False`: only when no group of this process is running (the caller leads a
-        group of its own at once), else WriterBusy before anything is queued."""
+    def submit(self, item: T, size: int = 1) -> R:
         job: _Job[T, R] = _Job(item, size)
         with self._lock:
-            if not wait and self._busy:
-                raise WriterBusy("a write of this process is in progress")
             self._pending.append(job)
             if not self._busy:  # the writer is idle: lead at once (the queue was empty)
                 self._busy = True
@@ -87,6 +87,25 @@ class GroupCommit(Generic[T, R]):
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
+
+    def submit_now(self, items: Sequence[tuple[T, int]]) -> list[R | BaseException]:
+        """Commit `items` (item, size) as one group on this thread, now: each one's result,
+        or the error that kept it out (a failed group is retried one item at a time).
+
+        WriterBusy, nothing written, where a group of this process is running or `write`
+        raises it (another process holds the store). Raised by `write` during a failed
+        group's one-at-a-time retry, it is the result of that item and of every one after
+        it, unwritten, so the caller can try them again in the same order."""
+        jobs: list[_Job[T, R]] = [_Job(item, size) for item, size in items]
+        with self._lock:
+            if self._busy:
+                raise WriterBusy("a write of this process is in progress")
+            self._busy = True
+        self._run(jobs)
+        if jobs and isinstance(jobs[0].error, WriterBusy):
+            raise jobs[0].error  # none written
+        return [job.result if job.error is None else job.error  # type: ignore[misc]
+                for job in jobs]
 
     def _take(self) -> list[_Job[T, R]]:
         batch: list[_Job[T, R]] = []
@@ -103,10 +122,15 @@ class GroupCommit(Generic[T, R]):
         nxt: _Job[T, R] | None = None
         try:
             self._commit(batch)
-            if len(batch) > 1 and any(j.error is not None for j in batch):
-                for job in batch:  # the group failed: nobody's events were committed
+            failed = next((j.error for j in batch if j.error is not None), None)
+            if len(batch) > 1 and failed is not None and not isinstance(failed, WriterBusy):
+                for i, job in enumerate(batch):  # the group failed: nothing was committed
                     job.error = None
                     self._commit([job])
+                    if isinstance(job.error, WriterBusy):  # the rest stay unwritten, in order
+                        for later in batch[i + 1:]:
+                            later.error = job.error
+                        break
                 self.stats.retried_alone += len(batch)
         finally:
             with self._lock:

@@ -171,14 +171,6 @@ class PredictionColumns:
                 column.append(value)
         return cls(**cols)
 
-    @classmethod
-    def concat(cls, parts: Sequence[PredictionColumns]) -> PredictionColumns:
-        """The rows of `parts`, in order: several requests' events in one transaction."""
-        if len(parts) == 1:
-            return parts[0]
-        return cls(**{f.name: [v for p in parts for v in getattr(p, f.name)]
-                      for f in fields(cls)})
-
     # -- what the store writes and hashes ------------------------------------------
 
     def contents(self) -> list[str]:

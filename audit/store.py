@@ -104,7 +104,7 @@ __all__ = ["AuditError", "AuditStore", "AuditWriteError", "WriterBusy"]
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
-# False while a caller of `append_rows(wait=False)` leads its own write (see there).
+# False while a caller of `append_rows_now` leads its own write (see there).
 _TURN_WAITS: ContextVar[bool] = ContextVar("audit_turn_waits", default=True)
 
 
@@ -327,16 +327,47 @@ class AuditStore:
         return [StoredPrediction.model_construct(**{**e.__dict__, **written.link(i)})
                 for i, e in enumerate(events)]
 
-    def append_rows(self, rows: PredictionColumns, *, wait: bool = True) -> Written:
-        """Chain and commit prediction rows (all or none); their seq range and links.
+    def append_rows(self, rows: PredictionColumns) -> Written:
+        """Chain and commit prediction rows (all or none); their seq range and links."""
+        return self._append(rows)
 
-        `wait=False`: only if no other writer (a group of this process, another process's
-        turn on SQLite's writer lock) holds the store, else WriterBusy with nothing written:
-        for a caller that must not block behind another writer's transaction (the event
-        loop). SQLite's own lock is not tried first: a writer outside `writer_turn` (a key
-        rotation, a migration) can still make this wait.
+    def append_rows_now(self, batches: Sequence[PredictionColumns],
+                        ) -> list[Written | AuditWriteError | WriterBusy]:
+        """`append_rows` of several callers' batches in one transaction, for a caller that
+        must not block behind another writer (the event loop): each batch's links, or why
+        it was not written.
+
+        WriterBusy (raised, nothing written) where a group of this process or another
+        process's turn on SQLite's writer lock holds the store; WriterBusy in the list marks
+        the batches from where a failed group's one-at-a-time retry found it held: unwritten,
+        in order.
+        A batch that cannot be written fails alone. SQLite's own lock is not tried first:
+        a writer outside `writer_turn` (a key rotation, a migration) can still make this
+        wait.
         """
-        return self._append(rows, wait=wait)
+        out: list[Written | AuditWriteError | WriterBusy | None] = [None] * len(batches)
+        ready: list[tuple[int, Prepared]] = []
+        for i, rows in enumerate(batches):
+            try:
+                ready.append((i, self._prepare(rows)))
+            except AuditWriteError as exc:
+                out[i] = exc
+        # This caller leads the group in its own thread (GroupCommit), so the flag reaches
+        # `_write_group` through the caller's context.
+        if not ready:
+            return out  # type: ignore[return-value]  # every one refused
+        token = _TURN_WAITS.set(False)
+        try:
+            results = self._groups[PREDICTION_CHAIN].submit_now(
+                [(prepared, len(batches[i])) for i, prepared in ready])
+        finally:
+            _TURN_WAITS.reset(token)
+        for (i, _), result in zip(ready, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(
+                    result, (AuditWriteError, WriterBusy)):
+                raise result  # not a write's failure: a bug, not an answer
+            out[i] = result
+        return out  # type: ignore[return-value]  # every slot filled above
 
     def record_access(self, sub: str, role: str, action: str, *,
                       event_ids: Sequence[str] = (),
@@ -367,29 +398,25 @@ class AuditStore:
             raise AuditWriteError(f"audit event not serialisable: {exc}") from None
         return self._append(rows)
 
-    def _append(self, rows: ChainRows, *, wait: bool = True) -> Written:
+    def _append(self, rows: ChainRows) -> Written:
         """Chain and commit `rows` (all or none) once their hashes are prepared."""
         if not len(rows):
             return Written(rows, 0, "", [], [])
+        return self._groups[rows.chain].submit(self._prepare(rows), len(rows))
+
+    def _prepare(self, rows: ChainRows) -> Prepared:
+        """Serialised and hashed ahead, before joining a group: a refused value fails this
+        caller only."""
         if self.read_only:
             raise AuditWriteError("audit store was opened read-only")
         try:
             keys = self.audit_keys
         except AuditError as exc:  # the key file vanished: no write
             raise AuditWriteError(str(exc)) from None
-        try:  # serialised before joining a group: a refused value fails this caller only
-            prepared = prepare(rows, keys.current_id, keys.current)
+        try:
+            return prepare(rows, keys.current_id, keys.current)
         except ValueError as exc:  # canonical form refused a value
             raise AuditWriteError(f"audit event not serialisable: {exc}") from None
-        if wait:
-            return self._groups[rows.chain].submit(prepared, len(rows))
-        # Not waiting, this caller leads a group of its own in its own thread (GroupCommit),
-        # so the flag reaches `_write_group` through the caller's context.
-        token = _TURN_WAITS.set(False)
-        try:
-            return self._groups[rows.chain].submit(prepared, len(rows), wait=False)
-        finally:
-            _TURN_WAITS.reset(token)
 
     def _write_group(self, chain: ChainName, jobs: Sequence[Prepared]) -> list[Written]:
         """One transaction for the queued jobs of one chain, chained in arrival order."""

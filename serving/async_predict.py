@@ -22,7 +22,7 @@ answered without it.
 Session 7 (bench/NOTES.md): with the write itself cheaper (the driver's cursor, a warm
 connection), the hand-off to that thread and back cost more than a small request's write
 on the loop: ~0.3 ms of server CPU per single-course /score. So a small request on a
-SQLite store writes on the loop: `append_rows(wait=False)` writes at once when no other
+SQLite store writes on the loop: `append_rows_now` writes at once when no other
 writer holds the store, and else says so (WriterBusy), nothing written. Session 8: the
 writes of the requests one turn of the loop has ready share one transaction (a callback
 queued behind them writes the queue), and where the store is held they wait on the loop
@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 from audit import WriterBusy
@@ -66,7 +65,6 @@ class AsyncPipeline:
             collections.deque())
         self._retrying: asyncio.Task[None] | None = None
         self._flush_soon = False
-        self._alone = 0  # after a group failed: written one by one
 
     async def predict(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Served:
         loop = asyncio.get_running_loop()
@@ -107,30 +105,25 @@ class AsyncPipeline:
             pause = min(2 * pause, RETRY_MAX_S)
 
     def _write_held(self) -> bool:
-        """Write the queue, oldest first, as one group (after a group failed, one request at
-        a time until past it, so a bad request fails alone); False, with the rest still
-        queued, when another writer holds the store."""
-        while self._held:
-            group = list(itertools.islice(self._held, 1 if self._alone else None))
-            results: list[Served | BaseException]
-            try:
-                results = list(self.pipeline.record_together([p for p, _ in group], wait=False))
-            except WriterBusy:
-                return False
-            except Exception as exc:  # noqa: BLE001 - the request's failure, handed to it
-                if len(group) > 1:
-                    self._alone = len(group)
-                    continue
-                results = [exc]
-            self._alone = max(self._alone - len(group), 0)
-            for (_, answer), result in zip(group, results, strict=True):
-                self._held.popleft()
-                if answer.done():
-                    continue
-                if isinstance(result, BaseException):
-                    answer.set_exception(result)
-                else:
-                    answer.set_result(result)
+        """Write the queue, oldest first, in one transaction (the store retries a failed
+        group one request at a time, so a bad request fails alone); False, with the rest
+        still queued in order, when another writer holds the store."""
+        if not self._held:
+            return True
+        try:
+            results = self.pipeline.record_now([pending for pending, _ in self._held])
+        except WriterBusy:
+            return False
+        for result in results:
+            if isinstance(result, WriterBusy):
+                return False  # this one and those behind it: not written yet
+            _, answer = self._held.popleft()
+            if answer.done():  # its client went away; the write stands
+                continue
+            if isinstance(result, AuditUnavailable):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
         return True
 
     def close(self) -> None:

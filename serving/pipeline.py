@@ -12,9 +12,10 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from audit import AuditStore, AuditWriteError, PredictionColumns
+from audit import AuditStore, AuditWriteError, PredictionColumns, WriterBusy
 from features.requests import CourseRecord
 from riskmodel.predictor import RiskModel
 from serving.recording import prediction_events
@@ -87,20 +88,28 @@ class PredictionPipeline:
             raise AuditUnavailable("audit record could not be written; no score returned") from None
         return Pending(Served(request_id, info, scored, model.served.care_warning), events)
 
-    def record(self, pending: Pending, *, wait: bool = True) -> Served:
-        """The waiting part: the events durable before the answer leaves (fail closed).
-        `wait=False`: WriterBusy (nothing written) where another writer holds the store."""
-        return self.record_together([pending], wait=wait)[0]
-
-    def record_together(self, pendings: list[Pending], *, wait: bool = True) -> list[Served]:
-        """`record` for several requests in one transaction: all of them written, or none
-        (AuditUnavailable for all, WriterBusy)."""
+    def record(self, pending: Pending) -> Served:
+        """The waiting part: the events durable before the answer leaves (fail closed)."""
         try:
             # append_rows, not append_many: the stored rows handed back as objects would
             # cost a 100-course request ~3 ms to build, and nothing here reads them.
-            self.audit.append_rows(PredictionColumns.concat([p.events for p in pendings]),
-                                   wait=wait)
+            self.audit.append_rows(pending.events)
         except (AuditWriteError, ValueError) as exc:
-            log.error("audit write failed (%s): no score returned", type(exc).__name__)
-            raise AuditUnavailable("audit record could not be written; no score returned") from None
-        return [p.served for p in pendings]
+            raise _unavailable(exc) from None
+        return pending.served
+
+    def record_now(self, pendings: Sequence[Pending],
+                   ) -> list[Served | AuditUnavailable | WriterBusy]:
+        """`record` of several requests in one transaction without waiting for another
+        writer (`AuditStore.append_rows_now`): each one's answer, AuditUnavailable (its
+        events could not be written), or WriterBusy (not written yet: try it again).
+        Raises WriterBusy, nothing written, where another writer holds the store."""
+        written = self.audit.append_rows_now([p.events for p in pendings])
+        return [_unavailable(result) if isinstance(result, AuditWriteError) else
+                result if isinstance(result, WriterBusy) else pending.served
+                for pending, result in zip(pendings, written, strict=True)]
+
+
+def _unavailable(exc: Exception) -> AuditUnavailable:
+    log.error("audit write failed (%s): no score returned", type(exc).__name__)
+    return AuditUnavailable("audit record could not be written; no score returned")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from bentoml.exceptions import ServiceUnavailable
 
-from audit import AuditStore, AuditWriteError
+from audit import AuditStore
 from config import get_settings
 from devtools.example_course import example_request
 from serving.auth.principal import Principal
@@ -62,13 +63,14 @@ def test_each_prediction_writes_one_verifiable_event(service):
 
 
 def test_audit_failure_answers_503_and_no_score(service, monkeypatch):
-    def broken(events, **_):
-        raise AuditWriteError("disk full")
+    def broken(*_a, **_k):
+        raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(service.audit, "append_rows", broken)
+    monkeypatch.setattr(service.audit, "_insert", broken)  # the database refuses the rows
     with pytest.raises(ServiceUnavailable):
         asyncio.run(service.score(ScoreRequest.model_validate(example_request()),
                                   ctx=clinician_ctx()))
+    assert service.audit.head()[0] == 0
 
 
 def test_many_courses_are_scored_off_the_loop_and_every_one_audited(service):
@@ -120,20 +122,25 @@ def test_a_single_course_is_written_on_the_loop_also_when_another_writer_holds_t
     loop, never waiting in a thread; the answer comes once that writer is done, its event
     written."""
     calls = []
-    real = service.audit.append_rows
+    real = service.audit.append_rows_now
 
-    def spy(rows, **kw):
-        calls.append((kw.get("wait", True), asyncio_loop_running()))
-        return real(rows, **kw)
+    def spy(batches):
+        calls.append(("now", asyncio_loop_running()))
+        return real(batches)
 
-    monkeypatch.setattr(service.audit, "append_rows", spy)
+    def waiting(rows):
+        calls.append(("waiting", asyncio_loop_running()))
+        return real([rows])[0]
+
+    monkeypatch.setattr(service.audit, "append_rows_now", spy)
+    monkeypatch.setattr(service.audit, "append_rows", waiting)
     request = ScoreRequest.model_validate(example_request())
     asyncio.run(service.score(request, ctx=clinician_ctx()))
-    assert calls == [(False, True)]  # on the loop, not waiting
+    assert calls == [("now", True)]  # on the loop, not waiting
     calls.clear()
     with other_writer(service.audit.url, release_after=0.3):
         answer = asyncio.run(service.score(request, ctx=clinician_ctx()))
-    assert len(calls) >= 2 and set(calls) == {(False, True)}  # refused, then again on the loop
+    assert len(calls) >= 2 and set(calls) == {("now", True)}  # refused, then again on the loop
     assert answer.predictions and service.audit.head()[0] == 2 and service.audit.verify().ok
 
 
@@ -141,13 +148,13 @@ def test_requests_ready_in_one_loop_turn_share_one_transaction(service, monkeypa
     """Three requests scored in the same turn of the event loop: one append of their three
     events (one commit), in the order they came, each answered with its own score."""
     calls = []
-    real = service.audit.append_rows
+    real = service.audit.append_rows_now
 
-    def spy(rows, **kw):
-        calls.append(list(rows.caller_sub))
-        return real(rows, **kw)
+    def spy(batches):
+        calls.append([sub for rows in batches for sub in rows.caller_sub])
+        return real(batches)
 
-    monkeypatch.setattr(service.audit, "append_rows", spy)
+    monkeypatch.setattr(service.audit, "append_rows_now", spy)  # one call: one transaction
     request = ScoreRequest.model_validate(example_request())
 
     async def three() -> list[str]:
@@ -188,17 +195,18 @@ def test_requests_that_found_the_store_held_are_written_in_arrival_order(service
 
 def test_a_queued_write_that_fails_answers_503_and_the_next_is_still_written(
         service, monkeypatch):
-    """Two requests wait for the store; once it frees, the first one's write fails: that
-    request gets no score, and the one behind it is written and answered."""
-    real = service.audit.append_rows
+    """Two requests wait for the store; once it frees, the first one's rows are refused by
+    the database (so is the transaction they share): that request gets no score, and the one
+    behind it is written and answered."""
+    real = service.audit._insert
     freed = threading.Event()
 
-    def failing_for_dr_fail(rows, **kw):
-        if freed.is_set() and rows.caller_sub[0] == "dr-fail":
-            raise AuditWriteError("audit write failed: disk full")
-        return real(rows, **kw)
+    def failing_for_dr_fail(cursor, chain, batches):
+        if freed.is_set() and any(w.rows.caller_sub[0] == "dr-fail" for w in batches):
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(cursor, chain, batches)
 
-    monkeypatch.setattr(service.audit, "append_rows", failing_for_dr_fail)
+    monkeypatch.setattr(service.audit, "_insert", failing_for_dr_fail)
     request = ScoreRequest.model_validate(example_request())
 
     async def two(release: Callable[[], None]) -> list[object]:
@@ -215,6 +223,37 @@ def test_a_queued_write_that_fails_answers_503_and_the_next_is_still_written(
     assert answered.predictions
     (event,) = service.audit.list_events(limit=10)
     assert event.caller_sub == "dr-ok" and service.audit.verify().ok
+
+
+def test_requests_a_retry_found_the_store_held_for_stay_queued_in_order(service, monkeypatch):
+    """A failed group's one-at-a-time retry wrote the first request and then found the store
+    held (WriterBusy for it and those behind): the first is answered, the rest wait and are
+    written next, in order."""
+    from audit import WriterBusy
+
+    real = service.pipeline.record_now
+    calls: list[list[str]] = []
+
+    def first_then_held(pendings):
+        calls.append([p.events.caller_sub[0] for p in pendings])
+        if len(calls) == 1:
+            written = real(pendings[:1])
+            return [*written, *(WriterBusy("held") for _ in pendings[1:])]
+        return real(pendings)
+
+    monkeypatch.setattr(service.pipeline, "record_now", first_then_held)
+    request = ScoreRequest.model_validate(example_request())
+
+    async def three() -> list[str]:
+        answers = await asyncio.gather(*(service.score(request, ctx=clinician_ctx(f"dr-{i}"))
+                                         for i in range(3)))
+        return [a.request_id for a in answers]
+
+    sent = asyncio.run(asyncio.wait_for(three(), 10))  # a request left unanswered fails
+    assert calls == [["dr-0", "dr-1", "dr-2"], ["dr-1", "dr-2"]]
+    newest_first = service.audit.list_events(limit=10)
+    assert [service.audit.get_event(e.event_id).request_id
+            for e in reversed(newest_first)] == sent and service.audit.verify().ok
 
 
 def test_a_request_cancelled_while_it_waits_for_the_store_is_still_written(service):

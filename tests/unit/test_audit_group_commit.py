@@ -3,6 +3,7 @@ events are committed, a bad request fails alone, and the chain stays one verifie
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,13 +55,13 @@ def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
 
 
 def test_a_caller_that_will_not_wait_is_refused_while_a_group_runs() -> None:
-    """`wait=False` leads a group of its own when the writer is idle, else WriterBusy with
-    nothing queued: the group then running never sees its item."""
+    """`submit_now` commits its items as one group of its own when the writer is idle, else
+    WriterBusy with nothing queued: the group then running never sees its items."""
     started, release = threading.Event(), threading.Event()
-    seen: list[int] = []
+    seen: list[list[int]] = []
 
     def write(items):  # noqa: ANN001, ANN202
-        seen.extend(items)
+        seen.append(list(items))
         if items == [1]:
             started.set()
             release.wait(10)
@@ -71,11 +72,83 @@ def test_a_caller_that_will_not_wait_is_refused_while_a_group_runs() -> None:
         first = pool.submit(group.submit, 1)
         assert started.wait(10)
         with pytest.raises(WriterBusy):
-            group.submit(2, wait=False)
+            group.submit_now([(2, 1)])
         release.set()
         assert first.result(10) == 1
-    assert group.submit(3, wait=False) == 3  # idle again: it writes, alone
-    assert seen == [1, 3] and group.stats.transactions == 2
+    assert group.submit_now([(3, 1), (4, 1)]) == [3, 4]  # idle again: one group of its own
+    assert seen == [[1], [3, 4]] and group.stats.transactions == 2
+
+
+def test_callers_queued_behind_a_group_of_its_own_are_led_after_it() -> None:
+    """A thread that submits while `submit_now` commits waits and is written next."""
+    started, release = threading.Event(), threading.Event()
+    seen: list[list[int]] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        seen.append(list(items))
+        if 1 in items:
+            started.set()
+            release.wait(10)
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with ThreadPoolExecutor(2) as pool:
+        now = pool.submit(group.submit_now, [(1, 1)])
+        assert started.wait(10)
+        later = pool.submit(group.submit, 2)
+        while not group._pending:  # queued behind the running group
+            time.sleep(0.001)
+        release.set()
+        assert now.result(10) == [1] and later.result(10) == 2
+    assert seen == [[1], [2]]
+
+
+def test_items_of_a_group_of_its_own_that_fails_are_retried_one_at_a_time() -> None:
+    """A failed group of `submit_now`: the bad item answers its error, the others commit."""
+    seen: list[list[int]] = []
+
+    def write(items):  # noqa: ANN001, ANN202
+        seen.append(list(items))
+        if 2 in items:
+            raise ValueError("refused")
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    one, two, three = group.submit_now([(1, 1), (2, 1), (3, 1)])
+    assert (one, three) == (1, 3) and isinstance(two, ValueError)
+    assert seen == [[1, 2, 3], [1], [2], [3]]
+
+
+def test_a_store_held_by_another_writer_leaves_the_rest_unwritten_in_order() -> None:
+    """WriterBusy from the write (another process's turn): a whole group is not retried item
+    by item; met during the one-at-a-time retry, it marks that item and every later one."""
+    seen: list[list[int]] = []
+    busy_from: list[int] = [1]
+
+    def write(items):  # noqa: ANN001, ANN202
+        seen.append(list(items))
+        if items[0] >= busy_from[0]:
+            raise WriterBusy("another writer holds the audit store")
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with pytest.raises(WriterBusy):
+        group.submit_now([(1, 1), (2, 1)])
+    assert seen == [[1, 2]]  # no one-at-a-time retry of a held store
+    seen.clear()
+
+    def write_fails_then_busy(items):  # noqa: ANN001, ANN202
+        seen.append(list(items))
+        if len(items) > 1:
+            raise ValueError("refused")  # the group fails: retried one at a time
+        if items[0] == 2:
+            raise WriterBusy("another writer holds the audit store")
+        return list(items)
+
+    group = GroupCommit(write_fails_then_busy)
+    one, two, three = group.submit_now([(1, 1), (2, 1), (3, 1)])
+    assert one == 1 and isinstance(two, WriterBusy) and isinstance(three, WriterBusy)
+    assert seen == [[1, 2, 3], [1], [2]]  # 3 never tried
 
 
 def test_a_failing_group_is_retried_one_job_at_a_time() -> None:
@@ -248,17 +321,44 @@ def test_unserialisable_event_fails_before_joining_a_group(store) -> None:
 
 def test_a_write_that_will_not_wait_leaves_a_held_store_untouched(store) -> None:
     """Another writer holding SQLite's writer lock file (another worker, a batch job):
-    `append_rows(wait=False)` raises WriterBusy at once and writes nothing; once the lock is
-    free it writes, and the chain verifies."""
+    `append_rows_now` raises WriterBusy at once and writes nothing; once the lock is free it
+    writes, and the chain verifies."""
     from audit.prediction_rows import PredictionColumns
 
     rows = PredictionColumns.from_events([_event(store, 1)])
     # The lock is let go before the pool is joined, so a write that waited fails the test
     # (a timeout) instead of hanging it.
     with ThreadPoolExecutor(1) as pool, writer_turn(store.url):  # held: another writer
-        attempt = pool.submit(store.append_rows, rows, wait=False)
+        attempt = pool.submit(store.append_rows_now, [rows])
         with pytest.raises(WriterBusy):
             attempt.result(timeout=5)
         assert store.head()[0] == 0
-    store.append_rows(rows, wait=False)
+    (written,) = store.append_rows_now([rows])
+    assert list(written.seqs()) == [1]
     assert store.head()[0] == 1 and store.verify().ok
+
+
+def test_batches_written_now_share_one_transaction_and_a_bad_one_fails_alone(
+        store, monkeypatch) -> None:
+    """`append_rows_now` of three batches: one transaction; one of them the database
+    refuses: it alone answers AuditWriteError, the others are written and chained."""
+    from audit.prediction_rows import PredictionColumns
+
+    batches = [PredictionColumns.from_events([_event(store, i)]) for i in range(3)]
+    real = store._insert
+
+    def refusing_the_second(cursor, chain, written):  # noqa: ANN001, ANN202
+        if any(w.rows.event_id[0] == batches[1].event_id[0] for w in written):
+            raise sqlite3.IntegrityError("refused")
+        return real(cursor, chain, written)
+
+    monkeypatch.setattr(store, "_insert", refusing_the_second)
+    first, second, third = store.append_rows_now(batches)
+    assert isinstance(second, AuditWriteError)
+    assert (list(first.seqs()), list(third.seqs())) == ([1], [2])
+    monkeypatch.undo()
+    stats = store._groups[PREDICTION_CHAIN].stats
+    before = stats.transactions
+    assert [list(w.seqs()) for w in store.append_rows_now(
+        [PredictionColumns.from_events([_event(store, i)]) for i in (4, 5)])] == [[3], [4]]
+    assert stats.transactions == before + 1 and store.verify().ok
