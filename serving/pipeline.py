@@ -37,6 +37,15 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One request to score: its courses, who asked, and where."""
+
+    courses: list[CourseRecord]
+    caller: Caller
+    endpoint: str
+
+
+@dataclass(frozen=True)
 class Served:
     request_id: str
     model: ModelInfo
@@ -72,21 +81,52 @@ class PredictionPipeline:
 
     def score(self, courses: list[CourseRecord], caller: Caller, endpoint: str) -> Pending:
         """The CPU part: features, model, explanations and the audit events."""
+        (pending,) = self.score_together([Ask(courses, caller, endpoint)])
+        if isinstance(pending, Exception):
+            raise pending
+        return pending
+
+    def score_together(self, asks: Sequence[Ask]) -> list[Pending | Exception]:
+        """`score` of several requests in one model call: each request's own answer and audit
+        events (its own request id), or why it has none.
+
+        Why together: a call's fixed cost (numpy's per-call work in the features, the
+        explanation, the checks) is most of a single course's scoring; four single-course
+        requests scored at once cost ~1.2x one (bench/NOTES.md, session 9). Each event's
+        latency_ms is the time of the call its course was scored in. A call that fails is
+        made again one request at a time, so a request that cannot be scored fails alone.
+        """
         with self._lock:
             model, info = self.model, self.model_info
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
-        scored = score_courses(model, courses)
-        latency_ms = (time.perf_counter() - started) * 1000
         try:
-            events = prediction_events(self.audit, model, courses, scored, request_id=request_id,
-                                       caller_sub=caller.sub[:MAX_CALLER_CHARS],
-                                       caller_role=caller.role, endpoint=endpoint,
-                                       latency_ms=latency_ms)
-        except ValueError as exc:
-            log.error("audit event refused (%s): no score returned", type(exc).__name__)
-            raise AuditUnavailable("audit record could not be written; no score returned") from None
-        return Pending(Served(request_id, info, scored, model.served.care_warning), events)
+            scored = score_courses(model, [c for ask in asks for c in ask.courses])
+        except Exception as exc:  # noqa: BLE001 - the request's failure, handed to it
+            if len(asks) == 1:
+                return [exc]
+            return [out for ask in asks for out in self.score_together([ask])]
+        latency_ms = (time.perf_counter() - started) * 1000
+        out: list[Pending | Exception] = []
+        start = 0
+        for ask in asks:
+            stop = start + len(ask.courses)
+            part = scored if len(asks) == 1 else scored.part(start, stop)
+            start = stop
+            request_id = uuid.uuid4().hex
+            try:
+                events = prediction_events(self.audit, model, ask.courses, part,
+                                           request_id=request_id,
+                                           caller_sub=ask.caller.sub[:MAX_CALLER_CHARS],
+                                           caller_role=ask.caller.role, endpoint=ask.endpoint,
+                                           latency_ms=latency_ms)
+            except ValueError as exc:
+                log.error("audit event refused (%s): no score returned", type(exc).__name__)
+                out.append(AuditUnavailable("audit record could not be written; no score "
+                                            "returned"))
+                continue
+            out.append(Pending(Served(request_id, info, part, model.served.care_warning),
+                               events))
+        return out
 
     def record(self, pending: Pending) -> Served:
         """The waiting part: the events durable before the answer leaves (fail closed)."""

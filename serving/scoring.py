@@ -43,6 +43,15 @@ class Scored:
     bands: list[RiskBand]
     predictions: list[Prediction]
 
+    def part(self, start: int, stop: int) -> Scored:
+        """Courses start..stop-1: one request's share of courses scored together."""
+        f, e, rows = self.features, self.explained, slice(start, stop)
+        return Scored(
+            FeatureBatch(f.course_ids[rows], f.matrix[rows], f.course_end_day[rows]),
+            Explained(e.probability[rows], e.log_odds[rows], e.contributions[rows],
+                      e.base_log_odds[rows]),
+            self.bands[rows], self.predictions[rows])
+
 
 def _per_row(items: list[Any], offsets: np.ndarray) -> list[list[Any]]:
     bounds = offsets.tolist()

@@ -169,6 +169,82 @@ def test_requests_ready_in_one_loop_turn_share_one_transaction(service, monkeypa
             for e in reversed(newest_first)] == sent and service.audit.verify().ok
 
 
+def _course_request(course_id: str, drinks_per_week: float, audit_total: int = 28,
+                    ) -> ScoreRequest:
+    body = example_request()
+    course = body["courses"][0]
+    course["intake"]["course_id"] = course_id
+    course["intake"]["drinks_per_week"] = drinks_per_week
+    course["intake"]["audit_total"] = audit_total
+    for s in course["sessions"]:
+        s["course_id"] = course_id
+    return ScoreRequest.model_validate(body)
+
+
+def test_requests_ready_in_one_loop_turn_are_scored_in_one_model_call(service, monkeypatch):
+    """Three single-course requests of one loop turn: one call of the scoring code with
+    their three courses; each answer is its own course's, as scored alone, with its own
+    request id and audit event."""
+    import serving.pipeline
+
+    requests = [_course_request(f"C-TURN-{i}", 10.0 + 60 * i, 12 + 12 * i) for i in range(3)]
+    alone = [asyncio.run(service.score(r, ctx=clinician_ctx())) for r in requests]
+    calls: list[list[str]] = []
+    real = serving.pipeline.score_courses
+
+    def spy(model, courses):
+        calls.append([c.intake.course_id for c in courses])
+        return real(model, courses)
+
+    monkeypatch.setattr(serving.pipeline, "score_courses", spy)
+
+    async def together() -> list:
+        return await asyncio.gather(*(service.score(r, ctx=clinician_ctx(f"dr-{i}"))
+                                      for i, r in enumerate(requests)))
+
+    answers = asyncio.run(together())
+    assert calls == [["C-TURN-0", "C-TURN-1", "C-TURN-2"]]
+    assert len({p.relapse_probability_180d for a in alone for p in a.predictions}) == 3
+    for answer, single in zip(answers, alone, strict=True):
+        (pred,), (ref,) = answer.predictions, single.predictions
+        assert pred.model_dump() == ref.model_dump()  # the same numbers as scored alone
+    assert len({a.request_id for a in answers}) == 3
+    store = service.audit
+    events = [store.get_event(e.event_id) for e in store.list_events(limit=3)]
+    by_request = {e.request_id: e for e in events}
+    for i, answer in enumerate(answers):
+        event = by_request[answer.request_id]
+        assert event.caller_sub == f"dr-{i}"
+        assert event.course_ref == store.course_ref(f"C-TURN-{i}")
+        assert event.probability == answer.predictions[0].relapse_probability_180d
+    assert store.verify().ok
+
+
+def test_a_request_that_cannot_be_scored_with_others_fails_alone(service, monkeypatch):
+    """The shared call fails on one request's course: that request fails, the others are
+    scored one by one, answered and audited."""
+    import serving.pipeline
+
+    real = serving.pipeline.score_courses
+
+    def failing_on_bad(model, courses):
+        if any(c.intake.course_id == "C-BAD" for c in courses):
+            raise RuntimeError("cannot score")
+        return real(model, courses)
+
+    monkeypatch.setattr(serving.pipeline, "score_courses", failing_on_bad)
+    requests = [_course_request(cid, 40.0) for cid in ("C-OK-1", "C-BAD", "C-OK-2")]
+
+    async def together() -> list:
+        return await asyncio.gather(*(service.score(r, ctx=clinician_ctx()) for r in requests),
+                                    return_exceptions=True)
+
+    first, bad, last = asyncio.run(together())
+    assert isinstance(bad, RuntimeError)
+    assert [first.predictions[0].course_id, last.predictions[0].course_id] == ["C-OK-1", "C-OK-2"]
+    assert service.audit.head()[0] == 2 and service.audit.verify().ok
+
+
 def test_requests_that_found_the_store_held_are_written_in_arrival_order(service, monkeypatch):
     """A request arriving while an earlier one waits for the store queues behind it, even
     when the store has just become free: the chain holds them in the order they came."""
