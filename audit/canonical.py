@@ -143,10 +143,12 @@ def fill_rows(matrix: np.ndarray, template: str, *, nan_as_null: bool = False) -
     rows, own = _row_texts(matrix, nan_as_null)
     if rows and not np.shape(matrix)[1]:
         return [template % ()] * len(rows)
-    out = [template % tuple(row.split(",")) for row in rows]
-    for i, fixes in own.items():  # the few rows with a value of orjson's own notation
-        out[i] = template % tuple(_values(rows[i], fixes))
-    return out
+    if not own:
+        return [template % tuple(row.split(",")) for row in rows]
+    # Rows with a value of orjson's own notation (most SHAP rows have one below 1e-4) are
+    # filled once, from their fixed texts.
+    return [template % tuple(row.split(",") if i not in own else _values(row, own[i]))
+            for i, row in enumerate(rows)]
 
 
 def _values(row: str, fixes: Iterable[tuple[int, str]]) -> list[str]:
