@@ -127,11 +127,11 @@ class GroupCommit(Generic[T, R]):
                 for i, job in enumerate(batch):  # the group failed: nothing was committed
                     job.error = None
                     self._commit([job])
+                    self.stats.retried_alone += 1
                     if isinstance(job.error, WriterBusy):  # the rest stay unwritten, in order
                         for later in batch[i + 1:]:
                             later.error = job.error
                         break
-                self.stats.retried_alone += len(batch)
         finally:
             with self._lock:
                 for job in batch:

@@ -149,6 +149,7 @@ def test_a_store_held_by_another_writer_leaves_the_rest_unwritten_in_order() -> 
     one, two, three = group.submit_now([(1, 1), (2, 1), (3, 1)])
     assert one == 1 and isinstance(two, WriterBusy) and isinstance(three, WriterBusy)
     assert seen == [[1, 2, 3], [1], [2]]  # 3 never tried
+    assert group.stats.retried_alone == 2
 
 
 def test_a_failing_group_is_retried_one_job_at_a_time() -> None:
