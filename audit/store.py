@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, inspect, select
+from sqlalchemy import ColumnElement, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.canonical import once_per_value
@@ -91,11 +91,13 @@ from audit.tables import (
     COPY_SQL,
     HEAD_SQL,
     INSERT_SQL,
+    REF_KEYED,
     TABLES,
     access_table,
     events_table,
     jobs_table,
     outcomes_table,
+    ref_is,
 )
 from audit.verify import VerifyReport, verify_store
 
@@ -106,6 +108,27 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 1000
 # False while a caller of `append_rows_now` leads its own write (see there).
 _TURN_WAITS: ContextVar[bool] = ContextVar("audit_turn_waits", default=True)
+
+
+def _event_filters(*, since: datetime | None = None, until: datetime | None = None,
+                   **equal: str | None) -> list[ColumnElement[bool]]:
+    """The WHERE terms of `list_events` filters (`since` inclusive, `until` exclusive; the
+    other names equal a column), the keyed-surrogate columns through their key index."""
+    t = events_table
+    terms = []
+    if since is not None:
+        terms.append(t.c.ts >= normalise_ts(since))
+    if until is not None:
+        terms.append(t.c.ts < normalise_ts(until))
+    for name, value in equal.items():
+        if name not in _EQUAL_FILTERS:
+            raise TypeError(f"no event filter {name!r}")
+        if value is not None:
+            terms.append(ref_is(t, name, value) if name in REF_KEYED else t.c[name] == value)
+    return terms
+
+
+_EQUAL_FILTERS = ("model_version", "risk_band", "caller_sub", *REF_KEYED)
 
 
 def _head_of(row: Sequence[Any] | None) -> tuple[int, str, datetime | None]:
@@ -570,16 +593,10 @@ class AuditStore:
     ) -> list[EventSummary]:
         """Newest first; `since` inclusive, `until` exclusive; limit capped at 1000."""
         t = events_table
-        query = select(*(t.c[name] for name in EventSummary.model_fields))
-        if since is not None:
-            query = query.where(t.c.ts >= normalise_ts(since))
-        if until is not None:
-            query = query.where(t.c.ts < normalise_ts(until))
-        for column, value in (("model_version", model_version), ("risk_band", risk_band),
-                              ("caller_sub", caller_sub), ("patient_ref", patient_ref),
-                              ("course_ref", course_ref)):
-            if value is not None:
-                query = query.where(t.c[column] == value)
+        query = select(*(t.c[name] for name in EventSummary.model_fields)).where(
+            *_event_filters(since=since, until=until, model_version=model_version,
+                            risk_band=risk_band, caller_sub=caller_sub,
+                            patient_ref=patient_ref, course_ref=course_ref))
         query = (query.order_by(t.c.seq.desc())
                  .limit(max(0, min(limit, MAX_PAGE))).offset(max(0, offset)))
         with self.engine.connect() as conn:
@@ -604,15 +621,8 @@ class AuditStore:
 
     def count_events(self, **filters: Any) -> int:
         """How many prediction events match `list_events` filters (for paging)."""
-        t = events_table
-        query = select(func.count()).select_from(t)
-        if filters.get("since") is not None:
-            query = query.where(t.c.ts >= normalise_ts(filters["since"]))
-        if filters.get("until") is not None:
-            query = query.where(t.c.ts < normalise_ts(filters["until"]))
-        for column in ("model_version", "risk_band", "caller_sub", "patient_ref", "course_ref"):
-            if filters.get(column) is not None:
-                query = query.where(t.c[column] == filters[column])
+        query = select(func.count()).select_from(events_table).where(
+            *_event_filters(**filters))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

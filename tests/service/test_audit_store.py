@@ -208,6 +208,64 @@ def test_a_store_from_before_the_hash_index_was_dropped_upgrades_in_place(
             backend.sql(attack)
 
 
+def _plans_of_lookups(backend: Backend, store: AuditStore, **filters: str) -> list[str]:
+    """The query plan of each statement `list_events` and `count_events` run for `filters`
+    (PostgreSQL with sequential scans priced out, as on a big table: on a few rows it would
+    rightly prefer one)."""
+    statements: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):  # not the BEGIN of a transaction
+            statements.append((statement, parameters))
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        store.list_events(**filters)
+        store.count_events(**filters)
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 2
+    plans = []
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if backend.dialect == "postgresql":
+            cursor.execute("SET enable_seqscan = off")
+        for statement, parameters in statements:
+            prefix = "EXPLAIN QUERY PLAN " if backend.dialect == "sqlite" else "EXPLAIN "
+            cursor.execute(prefix + statement, parameters)
+            plans.append(statement + "\n" + "\n".join(str(row) for row in cursor.fetchall()))
+        conn.rollback()
+    return plans
+
+
+@pytest.mark.parametrize("column", ["patient_ref", "course_ref"])
+def test_lookups_by_keyed_surrogate_use_their_short_key_index_and_stay_exact(
+        backend: Backend, column: str) -> None:
+    """Patient and course lookups go through the index of each ref's last 16 hex digits
+    (migration sqlite/0005, postgresql/0006); a ref sharing only those digits matches
+    nothing, and a store made before the migration upgrades in place."""
+    with backend.open() as store:
+        events = fill(store, 6)
+        ref = getattr(events[2], column)
+        for plan in _plans_of_lookups(backend, store, **{column: ref}):
+            assert f"audit_events_{column.split('_')[0]}_key" in plan, plan
+        assert [e.seq for e in store.list_events(**{column: ref})] == [3]
+        assert store.count_events(**{column: ref}) == 1
+        # The same last 16 digits, another ref: found by the index, refused by the whole ref.
+        twin = "other-key." + "0" * 48 + ref[-16:]
+        assert store.list_events(**{column: twin}) == [] and store.count_events(
+            **{column: twin}) == 0
+    version = {"sqlite": 5, "postgresql": 6}[backend.dialect]
+    backend.sql("DROP INDEX audit_events_patient_key", "DROP INDEX audit_events_course_key",
+                "CREATE INDEX audit_events_patient_ref ON audit_events (patient_ref)",
+                "CREATE INDEX audit_events_course_ref ON audit_events (course_ref)",
+                f"DELETE FROM schema_version WHERE version = {version}")
+    migrate_store(backend.url)
+    with backend.open() as upgraded:
+        assert [e.seq for e in upgraded.list_events(**{column: ref})] == [3]
+        assert upgraded.verify().ok
+
+
 def test_triggers_reject_update_delete_and_truncate(backend: Backend) -> None:
     with backend.open() as store:
         fill(store, 3)
