@@ -233,7 +233,7 @@ class AuditStore:
         # not by the committing writer (a 10k-row chunk's copy doubled its commit).
         self._wal: Checkpointer | None = None
         if not read_only and self.dialect == "sqlite":
-            self._wal = Checkpointer(partial(wal_checkpoint, self.engine),
+            self._wal = Checkpointer(partial(wal_checkpoint, self.engine, self.url),
                                      what="SQLite WAL checkpoint")
 
     @property

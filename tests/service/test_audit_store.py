@@ -6,10 +6,12 @@ Attacks are played as a DB admin would: plain SQL, triggers disabled.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -264,6 +266,42 @@ def test_lookups_by_keyed_surrogate_use_their_short_key_index_and_stay_exact(
     with backend.open() as upgraded:
         assert [e.seq for e in upgraded.list_events(**{column: ref})] == [3]
         assert upgraded.verify().ok
+
+
+def test_the_sqlite_wal_restarts_under_a_steady_stream_of_commits(backend: Backend) -> None:
+    """The background WAL checkpoint completes while writers keep committing, so SQLite
+    starts the WAL again from its beginning (a new salt in its header) instead of growing
+    the file for as long as the store stays open."""
+    if backend.dialect != "sqlite":
+        pytest.skip("PostgreSQL has no WAL file of the store's own")
+    wal = Path(make_url(backend.url).database + "-wal")
+    salts: set[bytes] = set()
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            store.append_many([event(store, i + k) for k in range(20)])
+            i += 20
+
+    with backend.open() as store:
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        try:
+            deadline = time.monotonic() + 2.5
+            while time.monotonic() < deadline and len(salts) < 3:
+                with contextlib.suppress(OSError):
+                    with wal.open("rb") as fh:
+                        header = fh.read(32)
+                    if len(header) == 32:
+                        salts.add(header[16:24])  # salt-1, salt-2: new at each restart
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            writer.join(timeout=30)
+        assert not writer.is_alive()
+        assert store.verify().ok
+    assert len(salts) >= 3, f"the WAL restarted {len(salts) - 1} time(s) in 2.5 s of commits"
 
 
 def test_triggers_reject_update_delete_and_truncate(backend: Backend) -> None:
