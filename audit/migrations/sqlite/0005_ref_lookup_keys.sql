@@ -2,9 +2,10 @@
 -- (64 bits) of each keyed surrogate, not by the whole ~80-character `<key id>.<hmac>`.
 -- The refs are random, so every append writes into a random leaf of both indexes; a
 -- quarter of the key's size puts 3-4x as many entries on a page, so the leaves a commit
--- touches are more often cached and split less often: a 100-course /score spent 19.3 ->
--- 17.1 ms of server CPU (bench/NOTES.md, session 10). Lookups match the key through the
--- index and then the whole ref (audit.tables.ref_key), so a shared key never mixes patients.
+-- touches are more often cached and split less often: a 100-course /score spent 20.3 ->
+-- 19.0 ms of server CPU, 49 -> 55 req/s (bench/NOTES.md, session 10). Lookups match the key
+-- through the index, then the whole ref (audit.tables.ref_is): a shared key never mixes
+-- patients.
 -- No row changes.
 DROP INDEX audit_events_patient_ref;
 DROP INDEX audit_events_course_ref;
