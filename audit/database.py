@@ -175,8 +175,9 @@ def wal_checkpoint(engine: Engine, url: str) -> None:
     copies the frames of the last moments."""
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        with writer_turn(url):
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    # A connection of its own, taken once the turn is ours: no snapshot waits for the lock.
+    with writer_turn(url), engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def dialect_of(engine: Engine) -> str:
