@@ -86,7 +86,8 @@ COPY_SQL: dict[ChainName, str] = {
 
 # The prediction chain's patient and course indexes hold the last REF_KEY_CHARS hex digits of
 # each keyed surrogate (migrations sqlite/0005, postgresql/0006): random keys a quarter of
-# the whole ref's size, so an append dirties fewer, more often cached leaves.
+# the whole ref's size, so the leaves an append writes into are more often cached and split
+# less often (still about one leaf per row and index: the keys are random).
 REF_KEY_CHARS = 16
 REF_KEYED = ("patient_ref", "course_ref")
 
