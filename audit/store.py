@@ -91,13 +91,20 @@ from audit.tables import (
     COPY_SQL,
     HEAD_SQL,
     INSERT_SQL,
+    REF_INDEX_MOVE_SQL,
+    REF_INDEXED_SQL,
+    REF_KEY_CHARS,
     REF_KEYED,
+    REF_KEYS_MISSING_SQL,
+    REF_TAIL_SQL,
+    REF_TAIL_TOP_SQL,
     TABLES,
     access_table,
     events_table,
     jobs_table,
     outcomes_table,
     ref_is,
+    ref_tail_table,
 )
 from audit.verify import VerifyReport, verify_store
 
@@ -106,12 +113,16 @@ __all__ = ["AuditError", "AuditStore", "AuditWriteError", "WriterBusy"]
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
+# The lookup keys of a burst of appends wait this long for the background thread to index
+# them (read meanwhile from the tail): 2 s and 10 s gained alike in the bench's A/B.
+REF_INDEX_GATHER_S = 5.0
 # False while a caller of `append_rows_now` leads its own write (see there).
 _TURN_WAITS: ContextVar[bool] = ContextVar("audit_turn_waits", default=True)
 
 
-def _event_filters(*, since: datetime | None = None, until: datetime | None = None,
-                   **equal: str | None) -> list[ColumnElement[bool]]:
+def _event_filters(batched: bool, *, since: datetime | None = None,
+                   until: datetime | None = None, **equal: str | None,
+                   ) -> list[ColumnElement[bool]]:
     """The WHERE terms of `list_events` filters (`since` inclusive, `until` exclusive; the
     other names equal a column), the keyed-surrogate columns through their key index."""
     t = events_table
@@ -124,11 +135,20 @@ def _event_filters(*, since: datetime | None = None, until: datetime | None = No
         if name not in _EQUAL_FILTERS:
             raise TypeError(f"no event filter {name!r}")
         if value is not None:
-            terms.append(ref_is(t, name, value) if name in REF_KEYED else t.c[name] == value)
+            terms.append(ref_is(name, value, batched=batched) if name in REF_KEYED
+                         else t.c[name] == value)
     return terms
 
 
 _EQUAL_FILTERS = ("model_version", "risk_band", "caller_sub", *REF_KEYED)
+
+
+def _ref_tail_rows(batches: Sequence[Written]) -> Iterator[tuple[int, str, str]]:
+    """(seq, patient key, course key) of each prediction row, for `audit_ref_tail`."""
+    for w in batches:
+        cols = w.rows.columns()
+        yield from zip(w.seqs(), [r[-REF_KEY_CHARS:] for r in cols["patient_ref"]],
+                       [r[-REF_KEY_CHARS:] for r in cols["course_ref"]], strict=True)
 
 
 def _head_of(row: Sequence[Any] | None) -> tuple[int, str, datetime | None]:
@@ -209,7 +229,10 @@ class AuditStore:
             raise AuditError(str(exc) if isinstance(exc, AuditError) else
                              f"cannot open audit store at {safe_url(url)}: {describe(exc)}"
                              ) from None
-        self._tables_present = self._present_tables()
+        names = self._table_names()  # a read-only store may predate some migrations
+        self._tables_present = {chain for chain, table in TABLES.items() if table.name in names}
+        # SQLite from migration 0006: lookup keys batched out of the append (audit.tables).
+        self._batched_refs = ref_tail_table.name in names
         self._pg_lz4 = self.dialect == "postgresql" and self._server_has_lz4()
         # How the event time column binds on this dialect (SQLite: SQLAlchemy's text form,
         # which the raw executemany must store exactly as an ORM insert would).
@@ -235,6 +258,10 @@ class AuditStore:
         if not read_only and self.dialect == "sqlite":
             self._wal = Checkpointer(partial(wal_checkpoint, self.engine, self.url),
                                      what="SQLite WAL checkpoint")
+        self._ref_keys: Checkpointer | None = None
+        if not read_only and self._batched_refs:
+            self._ref_keys = Checkpointer(self._index_ref_keys, gather_s=REF_INDEX_GATHER_S,
+                                          what="audit lookup-key index")
 
     @property
     def audit_keys(self) -> KeyRing:
@@ -277,21 +304,35 @@ class AuditStore:
                 "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
                 "WHERE name = 'default_toast_compression'").scalar())
 
-    def _present_tables(self) -> set[str]:
+    def _table_names(self) -> set[str]:
         with self.engine.connect() as conn:
-            names = set(inspect(conn).get_table_names())
-        return {chain for chain, table in TABLES.items() if table.name in names}
+            return set(inspect(conn).get_table_names())
 
     def schema_problems(self) -> list[str]:
         """Append-only triggers that are missing or disabled."""
         with self.engine.connect() as conn:
             return trigger_problems(conn, self.dialect)
 
+    def lookup_problems(self) -> list[str]:
+        """Prediction rows a lookup by patient or course would miss (SQLite's batched lookup
+        keys, migration sqlite/0006): the chain's hashes do not cover those tables, so an
+        edit there could hide events from the auditors' lookups without breaking it. Reads
+        every row: part of the full `verify`, not of the incremental check."""
+        if not self._batched_refs:
+            return []
+        with self.engine.connect() as conn:
+            missing = conn.exec_driver_sql(REF_KEYS_MISSING_SQL).scalar_one()
+        return [f"{missing} prediction event(s) missing from the patient/course lookup keys"
+                ] if missing else []
+
     def close(self) -> None:
         """Write the last checkpoint (if the heads moved), then let go of the database."""
         if self.checkpointer is not None:
             self.checkpointer.close()
             self.checkpointer = None
+        if self._ref_keys is not None:  # before the WAL's: its last batch is copied too
+            self._ref_keys.close()
+            self._ref_keys = None
         if self._wal is not None:
             self._wal.close()
             self._wal = None
@@ -472,6 +513,8 @@ class AuditStore:
             raise AuditWriteError(f"audit write failed: {describe(exc)}") from None
         if self.checkpointer is not None:
             self.checkpointer.poke()  # signed in the background, never on the request path
+        if self._ref_keys is not None and chain == PREDICTION_CHAIN:
+            self._ref_keys.poke()
         if self._wal is not None:
             self._wal.poke()
         return out
@@ -495,6 +538,19 @@ class AuditStore:
                     copy.write_row(row)
         else:
             cursor.executemany(INSERT_SQL[chain], itertools.chain.from_iterable(data))
+            if chain == PREDICTION_CHAIN and self._batched_refs:
+                cursor.executemany(REF_TAIL_SQL, _ref_tail_rows(batches))
+
+    def _index_ref_keys(self) -> None:
+        """Move the lookup keys appended since the index's mark from the tail into the index,
+        sorted by key, in one transaction: the leaves each key lands in are written once per
+        batch, not once per row (migration sqlite/0006). Idempotent across processes: the
+        mark is read and moved under the write lock."""
+        with writer_turn(self.url), write_transaction(self.engine) as cursor:
+            upto, top = cursor.execute(REF_TAIL_TOP_SQL).fetchone()
+            if top > upto:
+                cursor.execute(REF_INDEX_MOVE_SQL, {"upto": upto, "top": top})
+                cursor.execute(REF_INDEXED_SQL, {"top": top})
 
     def _db_ts(self, ts: Sequence[datetime]) -> Sequence[Any]:
         """Event times as the table's column type binds them (SQLite: SQLAlchemy's text)."""
@@ -594,7 +650,7 @@ class AuditStore:
         """Newest first; `since` inclusive, `until` exclusive; limit capped at 1000."""
         t = events_table
         query = select(*(t.c[name] for name in EventSummary.model_fields)).where(
-            *_event_filters(since=since, until=until, model_version=model_version,
+            *_event_filters(self._batched_refs, since=since, until=until, model_version=model_version,
                             risk_band=risk_band, caller_sub=caller_sub,
                             patient_ref=patient_ref, course_ref=course_ref))
         query = (query.order_by(t.c.seq.desc())
@@ -622,7 +678,7 @@ class AuditStore:
     def count_events(self, **filters: Any) -> int:
         """How many prediction events match `list_events` filters (for paging)."""
         query = select(func.count()).select_from(events_table).where(
-            *_event_filters(**filters))
+            *_event_filters(self._batched_refs, **filters))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    union_all,
 )
 
 from audit.events import ACCESS_CHAIN, JOB_CHAIN, OUTCOME_CHAIN, PREDICTION_CHAIN, ChainName
@@ -84,12 +85,21 @@ COPY_SQL: dict[ChainName, str] = {
     for chain, table in TABLES.items()}
 
 
-# The prediction chain's patient and course indexes hold the last REF_KEY_CHARS hex digits of
-# each keyed surrogate (migrations sqlite/0005, postgresql/0006): random keys a quarter of
-# the whole ref's size, so the leaves an append writes into are more often cached and split
-# less often (still about one leaf per row and index: the keys are random).
+# The prediction chain's patient and course lookups use the last REF_KEY_CHARS hex digits
+# of each keyed surrogate: random keys a quarter of the whole ref's size. PostgreSQL indexes
+# them on the table (postgresql/0006). SQLite keeps them out of the append's transaction
+# (sqlite/0006): an append writes them to `audit_ref_tail` in seq order, and the store's
+# background thread moves them into `audit_ref_index` in sorted batches.
 REF_KEY_CHARS = 16
 REF_KEYED = ("patient_ref", "course_ref")
+
+ref_tail_table = Table(
+    "audit_ref_tail", _meta, Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("patient_key", Text), Column("course_key", Text))
+ref_index_table = Table(
+    "audit_ref_index", _meta, Column("kind", Text, primary_key=True),
+    Column("ref_key", Text, primary_key=True), Column("seq", Integer, primary_key=True))
+ref_indexed_table = Table("audit_ref_indexed", _meta, Column("upto", Integer))
 
 
 def ref_key(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -98,10 +108,48 @@ def ref_key(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.substr(column, func.length(column) - literal_column(str(REF_KEY_CHARS - 1)))
 
 
-def ref_is(table: Table, name: str, ref: str) -> ColumnElement[bool]:
-    """`table.<name> = ref` through the key index: the rows whose key matches are found in
-    the index (a subquery, so neither planner prefers walking the table newest first for a
-    LIMIT), then the whole ref is compared, so two refs sharing a key never mix."""
-    column = table.c[name]
-    return and_(table.c.seq.in_(select(table.c.seq).where(
-        ref_key(column) == ref[-REF_KEY_CHARS:])), column == ref)
+def ref_is(name: str, ref: str, *, batched: bool) -> ColumnElement[bool]:
+    """`audit_events.<name> = ref` through its lookup key: the candidate rows are found by
+    the key (a subquery, so neither planner prefers walking the table newest first for a
+    LIMIT), then the whole ref is compared, so two refs sharing a key never mix.
+
+    `batched` (SQLite from migration 0006): the candidates are the batched index's rows up
+    to its mark and the tail's past it, read in the statement's one snapshot, so a row is
+    found whether or not the background thread has indexed it yet, and never twice."""
+    column = events_table.c[name]
+    key = ref[-REF_KEY_CHARS:]
+    if not batched:
+        return and_(events_table.c.seq.in_(select(events_table.c.seq).where(
+            ref_key(column) == key)), column == ref)
+    kind = name.removesuffix("_ref")
+    index, tail = ref_index_table, ref_tail_table
+    upto = select(ref_indexed_table.c.upto).scalar_subquery()
+    candidates = union_all(
+        select(index.c.seq).where(index.c.kind == kind, index.c.ref_key == key),
+        select(tail.c.seq).where(tail.c.seq > upto, tail.c[f"{kind}_key"] == key))
+    return and_(events_table.c.seq.in_(candidates), column == ref)
+
+
+# The background thread's move of the keys appended since `upto` (audit.store).
+REF_TAIL_SQL = "INSERT INTO audit_ref_tail (seq, patient_key, course_key) VALUES (?, ?, ?)"
+REF_TAIL_TOP_SQL = "SELECT (SELECT upto FROM audit_ref_indexed), coalesce(max(seq), 0) FROM audit_ref_tail"
+REF_INDEX_MOVE_SQL = (
+    "INSERT INTO audit_ref_index (kind, ref_key, seq) SELECT kind, ref_key, seq FROM ("
+    "SELECT 'patient' AS kind, patient_key AS ref_key, seq FROM audit_ref_tail "
+    "WHERE seq > :upto AND seq <= :top UNION ALL "
+    "SELECT 'course', course_key, seq FROM audit_ref_tail WHERE seq > :upto AND seq <= :top) "
+    "ORDER BY kind, ref_key, seq")
+REF_INDEXED_SQL = "UPDATE audit_ref_indexed SET upto = :top"
+# Prediction rows a lookup by patient or course would miss: no tail row, a tail key that is
+# not the row's, or (up to the mark) a key missing from the index. Extra index entries
+# need no check: a lookup compares the whole ref after the key.
+REF_KEYS_MISSING_SQL = (
+    "SELECT count(*) FROM audit_events e LEFT JOIN audit_ref_tail t ON t.seq = e.seq "
+    "WHERE t.seq IS NULL "
+    "OR t.patient_key != substr(e.patient_ref, length(e.patient_ref) - 15) "
+    "OR t.course_key != substr(e.course_ref, length(e.course_ref) - 15) "
+    "OR (e.seq <= (SELECT upto FROM audit_ref_indexed) AND ("
+    "NOT EXISTS (SELECT 1 FROM audit_ref_index i WHERE i.kind = 'patient' "
+    "AND i.ref_key = t.patient_key AND i.seq = e.seq) "
+    "OR NOT EXISTS (SELECT 1 FROM audit_ref_index i WHERE i.kind = 'course' "
+    "AND i.ref_key = t.course_key AND i.seq = e.seq)))")

@@ -36,6 +36,7 @@ class ChainSource(Protocol):
     def iter_rows(self, chain: ChainName) -> Iterator[dict[str, Any]]: ...
     def read_checkpoints(self) -> CheckpointFindings: ...
     def schema_problems(self) -> list[str]: ...
+    def lookup_problems(self) -> list[str]: ...
 
 
 @dataclass
@@ -210,5 +211,5 @@ def verify_store(store: ChainSource) -> VerifyReport:
     """Verify every chain of a store against the checkpoint chain and its own schema."""
     found = store.read_checkpoints()  # first: rows appended meanwhile stay consistent
     report = verify_rows(store.store_id, found, store.iter_rows, store.audit_keys)
-    report.problems += store.schema_problems()
+    report.problems += store.schema_problems() + store.lookup_problems()
     return report

@@ -240,32 +240,92 @@ def _plans_of_lookups(backend: Backend, store: AuditStore, **filters: str) -> li
     return plans
 
 
+def _scalar(backend: Backend, statement: str) -> object:
+    engine = create_engine(backend.url)
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(statement).scalar_one()
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("column", ["patient_ref", "course_ref"])
 def test_lookups_by_keyed_surrogate_use_their_short_key_index_and_stay_exact(
         backend: Backend, column: str) -> None:
-    """Patient and course lookups go through the index of each ref's last 16 hex digits
-    (migration sqlite/0005, postgresql/0006); a ref sharing only those digits matches
-    nothing, and a store made before the migration upgrades in place."""
+    """Patient and course lookups go through each ref's last 16 hex digits: on PostgreSQL
+    an index on the table (migration postgresql/0006), on SQLite the batched key index up
+    to its mark and the narrow tail past it (sqlite/0006). A row is found before and after
+    the background thread indexed it, on both sides of the mark at once, never twice; a
+    ref sharing only those digits matches nothing; a store made before the migration
+    upgrades in place with its rows indexed."""
+    sqlite = backend.dialect == "sqlite"
+    twin_of = lambda ref: "other-key." + "0" * 48 + ref[-16:]  # noqa: E731
     with backend.open() as store:
         events = fill(store, 6)
         ref = getattr(events[2], column)
         for plan in _plans_of_lookups(backend, store, **{column: ref}):
-            assert f"audit_events_{column.split('_')[0]}_key" in plan, plan
-        assert [e.seq for e in store.list_events(**{column: ref})] == [3]
-        assert store.count_events(**{column: ref}) == 1
-        # The same last 16 digits, another ref: found by the index, refused by the whole ref.
-        twin = "other-key." + "0" * 48 + ref[-16:]
-        assert store.list_events(**{column: twin}) == [] and store.count_events(
-            **{column: twin}) == 0
-    version = {"sqlite": 5, "postgresql": 6}[backend.dialect]
-    backend.sql("DROP INDEX audit_events_patient_key", "DROP INDEX audit_events_course_key",
-                "CREATE INDEX audit_events_patient_ref ON audit_events (patient_ref)",
-                "CREATE INDEX audit_events_course_ref ON audit_events (course_ref)",
-                f"DELETE FROM schema_version WHERE version = {version}")
+            if sqlite:
+                assert "SEARCH audit_ref_index USING PRIMARY KEY (kind=? AND ref_key=?)" in plan
+                assert "SEARCH audit_ref_tail USING INTEGER PRIMARY KEY (rowid>?)" in plan
+            else:
+                assert f"audit_events_{column.split('_')[0]}_key" in plan, plan
+        assert [e.seq for e in store.list_events(**{column: ref})] == [3]  # in the tail
+        if sqlite:
+            store._index_ref_keys()
+            assert _scalar(backend, "SELECT upto FROM audit_ref_indexed") == 6
+        assert [e.seq for e in store.list_events(**{column: ref})] == [3]  # indexed
+        store.append(event(store, 2))  # the same patient and course again, past the mark
+        store.append(event(store, 2, **{column: twin_of(ref)}))
+        assert [e.seq for e in store.list_events(**{column: ref})] == [7, 3]
+        assert store.count_events(**{column: ref}) == 2
+        # The same last 16 digits, another ref: found by the key, refused by the whole ref.
+        assert [e.seq for e in store.list_events(**{column: twin_of(ref)})] == [8]
+        other = "another-key." + "1" * 48 + ref[-16:]
+        assert store.list_events(**{column: other}) == [] and store.count_events(
+            **{column: other}) == 0
+    if sqlite:
+        backend.sql("DROP TABLE audit_ref_tail", "DROP TABLE audit_ref_index",
+                    "DROP TABLE audit_ref_indexed",
+                    "CREATE INDEX audit_events_patient_key ON audit_events "
+                    "(substr(patient_ref, length(patient_ref) - 15))",
+                    "CREATE INDEX audit_events_course_key ON audit_events "
+                    "(substr(course_ref, length(course_ref) - 15))",
+                    "DELETE FROM schema_version WHERE version = 6")
+    else:
+        backend.sql("DROP INDEX audit_events_patient_key", "DROP INDEX audit_events_course_key",
+                    "CREATE INDEX audit_events_patient_ref ON audit_events (patient_ref)",
+                    "CREATE INDEX audit_events_course_ref ON audit_events (course_ref)",
+                    "DELETE FROM schema_version WHERE version = 6")
     migrate_store(backend.url)
+    if sqlite:  # every row indexed by the migration itself
+        assert _scalar(backend, "SELECT upto FROM audit_ref_indexed") == 8
+        assert _scalar(backend, "SELECT count(*) FROM audit_ref_index") == 16
     with backend.open() as upgraded:
-        assert [e.seq for e in upgraded.list_events(**{column: ref})] == [3]
+        assert [e.seq for e in upgraded.list_events(**{column: ref})] == [7, 3]
         assert upgraded.verify().ok
+
+
+@pytest.mark.parametrize("edit", [
+    "DELETE FROM audit_ref_index WHERE kind = 'course' AND seq = 2",  # indexed, then lost
+    "DELETE FROM audit_ref_tail WHERE seq = 5",  # past the mark: the tail is its only key
+    "UPDATE audit_ref_tail SET patient_key = '0000000000000000' WHERE seq = 6",
+    "UPDATE audit_ref_tail SET course_key = '0000000000000000' WHERE seq = 5",
+])
+def test_verify_finds_an_event_the_lookup_keys_would_hide(backend: Backend, edit: str) -> None:
+    """The chain's hashes do not cover SQLite's lookup-key tables, so the full `verify`
+    checks them: an event whose key is gone or wrong is reported; untouched, none is."""
+    if backend.dialect != "sqlite":
+        pytest.skip("PostgreSQL indexes the keys on the table itself")
+    table = edit.split()[1] if edit.startswith("UPDATE") else edit.split()[2]
+    with backend.open() as store:
+        fill(store, 4)
+        store._index_ref_keys()  # seqs 1-4 indexed, 5-6 only in the tail
+        fill(store, 2)
+        assert store.verify().ok and store.lookup_problems() == []
+        backend.sql(f"DROP TRIGGER {table}_no_update", f"DROP TRIGGER {table}_no_delete", edit)
+        report = store.verify()
+    assert not report.ok
+    assert "1 prediction event(s) missing from the patient/course lookup keys" in report.problems
 
 
 def test_the_sqlite_wal_restarts_under_a_steady_stream_of_commits(backend: Backend) -> None:
