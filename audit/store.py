@@ -650,9 +650,10 @@ class AuditStore:
         """Newest first; `since` inclusive, `until` exclusive; limit capped at 1000."""
         t = events_table
         query = select(*(t.c[name] for name in EventSummary.model_fields)).where(
-            *_event_filters(self._batched_refs, since=since, until=until, model_version=model_version,
-                            risk_band=risk_band, caller_sub=caller_sub,
-                            patient_ref=patient_ref, course_ref=course_ref))
+            *_event_filters(self._batched_refs, since=since, until=until,
+                            model_version=model_version, risk_band=risk_band,
+                            caller_sub=caller_sub, patient_ref=patient_ref,
+                            course_ref=course_ref))
         query = (query.order_by(t.c.seq.desc())
                  .limit(max(0, min(limit, MAX_PAGE))).offset(max(0, offset)))
         with self.engine.connect() as conn:

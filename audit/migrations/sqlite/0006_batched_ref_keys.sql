@@ -6,8 +6,8 @@
 -- beyond `audit_ref_indexed.upto` into `audit_ref_index` every few seconds, sorted by key,
 -- so one leaf write serves many rows (audit.store.AuditStore._index_ref_keys). A lookup
 -- reads the index up to `upto` and the narrow tail past it, in one snapshot, then compares
--- the whole ref (audit.tables.ref_is). A 100-course /score: +8 to +12 % req/s, a
--- single-course one ~11 % less CPU at 8 clients (bench/NOTES.md, session 11).
+-- the whole ref (audit.tables.ref_is). A 100-course /score into a 197k-event store: 58.0
+-- -> 65.0 req/s, 16.9 -> 15.6 ms of server CPU (bench/NOTES.md, session 11).
 -- PostgreSQL keeps its key indexes (postgresql/0006). No row of a chain changes.
 DROP INDEX audit_events_patient_key;
 DROP INDEX audit_events_course_key;
