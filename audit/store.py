@@ -321,6 +321,9 @@ class AuditStore:
         if not self._batched_refs:
             return []
         with self.engine.connect() as conn:
+            marks = conn.exec_driver_sql("SELECT count(*) FROM audit_ref_indexed").scalar_one()
+            if marks != 1:  # a lookup would read no tail, or the wrong one
+                return [f"the lookup keys' mark has {marks} rows instead of 1"]
             missing = conn.exec_driver_sql(REF_KEYS_MISSING_SQL).scalar_one()
         return [f"{missing} prediction event(s) missing from the patient/course lookup keys"
                 ] if missing else []

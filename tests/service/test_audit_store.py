@@ -311,6 +311,7 @@ def test_lookups_by_keyed_surrogate_use_their_short_key_index_and_stay_exact(
     "DELETE FROM audit_ref_tail WHERE seq = 5",  # past the mark: the tail is its only key
     "UPDATE audit_ref_tail SET patient_key = '0000000000000000' WHERE seq = 6",
     "UPDATE audit_ref_tail SET course_key = '0000000000000000' WHERE seq = 5",
+    "DELETE FROM audit_ref_indexed",  # no mark: a lookup would read no tail
 ])
 def test_verify_finds_an_event_the_lookup_keys_would_hide(backend: Backend, edit: str) -> None:
     """The chain's hashes do not cover SQLite's lookup-key tables, so the full `verify`
@@ -318,15 +319,19 @@ def test_verify_finds_an_event_the_lookup_keys_would_hide(backend: Backend, edit
     if backend.dialect != "sqlite":
         pytest.skip("PostgreSQL indexes the keys on the table itself")
     table = edit.split()[1] if edit.startswith("UPDATE") else edit.split()[2]
+    drop = [f"DROP TRIGGER IF EXISTS {table}_no_{what}" for what in ("insert", "update",
+                                                                      "delete")]
     with backend.open() as store:
         fill(store, 4)
         store._index_ref_keys()  # seqs 1-4 indexed, 5-6 only in the tail
         fill(store, 2)
         assert store.verify().ok and store.lookup_problems() == []
-        backend.sql(f"DROP TRIGGER {table}_no_update", f"DROP TRIGGER {table}_no_delete", edit)
+        backend.sql(*drop, edit)
         report = store.verify()
     assert not report.ok
-    assert "1 prediction event(s) missing from the patient/course lookup keys" in report.problems
+    assert ("the lookup keys' mark has 0 rows instead of 1" if "indexed" in edit else
+            "1 prediction event(s) missing from the patient/course lookup keys"
+            ) in report.problems
 
 
 def test_the_sqlite_wal_restarts_under_a_steady_stream_of_commits(backend: Backend) -> None:

@@ -48,3 +48,8 @@ CREATE TRIGGER audit_ref_index_no_update BEFORE UPDATE ON audit_ref_index
 BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END;
 CREATE TRIGGER audit_ref_index_no_delete BEFORE DELETE ON audit_ref_index
 BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END;
+-- The mark is one row, moved only by UPDATE: without it a lookup would skip the tail.
+CREATE TRIGGER audit_ref_indexed_no_insert BEFORE INSERT ON audit_ref_indexed
+BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END;
+CREATE TRIGGER audit_ref_indexed_no_delete BEFORE DELETE ON audit_ref_indexed
+BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END;
