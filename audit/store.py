@@ -316,6 +316,20 @@ class AuditStore:
         with self.engine.connect() as conn:
             return trigger_problems(conn, self.dialect)
 
+    def lookup_notes(self) -> list[str]:
+        """A lookup-key backlog beyond one batch: the background thread is failing (lookups
+        stay complete, reading the tail, but slow down as it grows)."""
+        if not self._batched_refs:
+            return []
+        with self.engine.connect() as conn:
+            upto, newest = conn.exec_driver_sql(REF_TAIL_TOP_SQL).one()
+        if upto is None:
+            return []  # no mark: a problem, which `lookup_problems` reports
+        behind = newest - upto
+        return [f"{behind} prediction events' lookup keys wait to be indexed (more than one "
+                f"batch, {REF_INDEX_BATCH}): see the service log for 'audit lookup-key index'"
+                ] if behind > REF_INDEX_BATCH else []
+
     def lookup_problems(self) -> list[str]:
         """Prediction rows a lookup by patient or course would miss (SQLite's batched lookup
         keys, migration sqlite/0006): the chain's hashes do not cover those tables, so an

@@ -37,6 +37,7 @@ class ChainSource(Protocol):
     def read_checkpoints(self) -> CheckpointFindings: ...
     def schema_problems(self) -> list[str]: ...
     def lookup_problems(self) -> list[str]: ...
+    def lookup_notes(self) -> list[str]: ...
 
 
 @dataclass
@@ -212,4 +213,5 @@ def verify_store(store: ChainSource) -> VerifyReport:
     found = store.read_checkpoints()  # first: rows appended meanwhile stay consistent
     report = verify_rows(store.store_id, found, store.iter_rows, store.audit_keys)
     report.problems += store.schema_problems() + store.lookup_problems()
+    report.warnings += store.lookup_notes()
     return report

@@ -335,6 +335,24 @@ def test_verify_finds_an_event_the_lookup_keys_would_hide(backend: Backend, edit
             ) in report.problems
 
 
+def test_verify_notes_a_lookup_key_backlog_beyond_one_batch(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys waiting in the tail beyond one batch mean the background thread is failing:
+    `verify` says so (a note: lookups still find every row), and not before."""
+    if backend.dialect != "sqlite":
+        pytest.skip("PostgreSQL indexes the keys on the table itself")
+    monkeypatch.setattr("audit.store.REF_INDEX_BATCH", 3)
+    with backend.open() as store:
+        fill(store, 3)
+        assert store.verify().warnings == []
+        fill(store, 1)
+        report = store.verify()
+        assert report.ok and any("4 prediction events' lookup keys wait" in w
+                                 for w in report.warnings), report.warnings
+        store._index_ref_keys()
+        assert store.verify().warnings == []
+
+
 def test_the_sqlite_wal_restarts_under_a_steady_stream_of_commits(backend: Backend) -> None:
     """The background WAL checkpoint completes while writers keep committing, so SQLite
     starts the WAL again from its beginning (a new salt in its header) instead of growing
