@@ -263,7 +263,7 @@ class AuditStore:
                                      what="SQLite WAL checkpoint")
         self._ref_keys: Checkpointer | None = None
         if not read_only and self._batched_refs:
-            self._ref_keys = Checkpointer(self._index_ref_keys, gather_s=REF_INDEX_GATHER_S,
+            self._ref_keys = Checkpointer(self.index_lookup_keys, gather_s=REF_INDEX_GATHER_S,
                                           what="audit lookup-key index")
 
     @property
@@ -561,8 +561,11 @@ class AuditStore:
             if chain == PREDICTION_CHAIN and self._batched_refs:
                 cursor.executemany(REF_TAIL_SQL, _ref_tail_rows(batches))
 
-    def _index_ref_keys(self, batch: int = REF_INDEX_BATCH) -> None:
-        """Move the lookup keys appended since the index's mark from the tail into the index,
+    def index_lookup_keys(self, batch: int = REF_INDEX_BATCH) -> None:
+        """Index now what waits in the tail (the background thread does it within seconds of
+        a burst of commits, and at close; a benchmark calls it to time it).
+
+        Moves the lookup keys appended since the index's mark from the tail into the index,
         sorted by key: the leaves each key lands in are written once per batch, not once per
         row (migration sqlite/0006). At most `batch` rows per transaction, so a backlog (a
         store written while this thread failed) holds the writers back a batch at a time.

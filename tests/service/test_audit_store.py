@@ -271,7 +271,7 @@ def test_lookups_by_keyed_surrogate_use_their_short_key_index_and_stay_exact(
                 assert f"audit_events_{column.split('_')[0]}_key" in plan, plan
         assert [e.seq for e in store.list_events(**{column: ref})] == [3]  # in the tail
         if sqlite:
-            store._index_ref_keys(batch=4)  # a backlog moves in bounded transactions
+            store.index_lookup_keys(batch=4)  # a backlog moves in bounded transactions
             assert _scalar(backend, "SELECT upto FROM audit_ref_indexed") == 6
             assert _scalar(backend, "SELECT count(*) FROM audit_ref_index") == 12
         assert [e.seq for e in store.list_events(**{column: ref})] == [3]  # indexed
@@ -324,7 +324,7 @@ def test_verify_finds_an_event_the_lookup_keys_would_hide(backend: Backend, edit
                                                                       "delete")]
     with backend.open() as store:
         fill(store, 4)
-        store._index_ref_keys()  # seqs 1-4 indexed, 5-6 only in the tail
+        store.index_lookup_keys()  # seqs 1-4 indexed, 5-6 only in the tail
         fill(store, 2)
         assert store.verify().ok and store.lookup_problems() == []
         backend.sql(*drop, edit)
@@ -349,7 +349,7 @@ def test_verify_notes_a_lookup_key_backlog_beyond_one_batch(
         report = store.verify()
         assert report.ok and any("4 prediction events' lookup keys wait" in w
                                  for w in report.warnings), report.warnings
-        store._index_ref_keys()
+        store.index_lookup_keys()
         assert store.verify().warnings == []
 
 

@@ -4,7 +4,7 @@
 -- indexes. Now an append writes the keys into `audit_ref_tail`, in seq order (about one
 -- page per hundred rows), and the store's background thread moves what the tail holds
 -- beyond `audit_ref_indexed.upto` into `audit_ref_index` every few seconds, sorted by key,
--- so one leaf write serves many rows (audit.store.AuditStore._index_ref_keys). A lookup
+-- so one leaf write serves many rows (audit.store.AuditStore.index_lookup_keys). A lookup
 -- reads the index up to `upto` and the narrow tail past it, in one snapshot, then compares
 -- the whole ref (audit.tables.ref_is). A 100-course /score into a 197k-event store: 58.0
 -- -> 65.0 req/s, 16.9 -> 15.6 ms of server CPU (bench/NOTES.md, session 11).
