@@ -11,8 +11,10 @@ from bench.targets import (
     ceilings,
     issue_16_rows,
     latency_rows,
+    machine_pace,
     render,
     render_ceilings,
+    render_pace,
 )
 
 TARGETS = (
@@ -132,7 +134,9 @@ def _md(r: dict, plots: list[str]) -> str:
     if model and not model.get("promoted", True):
         L += [f"The bench model ({model['path']}) was refused by the promotion gates; it is "
               "measured anyway: these figures are of cost, not of quality.", ""]
+    pace = render_pace(machine_pace(r))
     L += ["## Targets of issue 16 (serving and audit cost)", "", *render(issue_16_rows(r)), "",
+          *pace, *([""] if pace else []),
           "The same figures with our work at zero: the floor service (the service with its "
           "pipeline's work taken out, bench/floor_service.py) or BentoML's bare echo of the "
           "same body in /score's place. Where this misses the limit, no cut of our own work "

@@ -12,7 +12,9 @@ from bench.targets import (
     ceilings,
     issue_16_rows,
     latency_rows,
+    machine_pace,
     render,
+    render_pace,
 )
 
 
@@ -111,3 +113,17 @@ def test_ceilings_put_the_floor_service_and_echo_in_score_s_place():
     for r in rounds:  # a bench from before the floor service: not measured, never 0.00x
         del r["runs"]["floor_1@1"], r["runs"]["floor_1@8"], r["runs"]["floor_1@32"]
     assert ceilings({"serving": {"rounds": rounds}})[0].row.median is None
+
+
+def test_the_pace_line_gives_echo_s_cpu_at_one_client_beside_the_issue_s():
+    """Echo's server CPU per request at 1 client, median and spread of the rounds, under the
+    table: the rows in microseconds are read against it (they are not ratios)."""
+    rounds = [_round(1.4, 100, 150, 40, 5000) for _ in range(3)]
+    for r, cpu in zip(rounds, (2.5, 2.4, 3.1), strict=True):  # median 2.5, mean 2.67
+        r["runs"]["echo@1"]["server_cpu_ms_per_request"] = cpu
+        r["runs"]["echo@8"]["server_cpu_ms_per_request"] = 9.0  # other client counts: not it
+    assert machine_pace({"serving": {"rounds": rounds}}) == (2.5, 2.4, 3.1)
+    (line,) = render_pace(machine_pace({"serving": {"rounds": rounds}}))
+    assert "2.50 ms (2.40-3.10)" in line and "1.25-1.27 ms" in line
+    assert machine_pace({"serving": {"skipped": "wrk not installed"}}) is None
+    assert render_pace(None) == []
