@@ -9,6 +9,7 @@ scikit-learn's per-call overhead).
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from riskmodel.calibration import logit
 from training.metrics import expected_calibration_error
@@ -21,7 +22,7 @@ def logistic_recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray,
     design = np.column_stack([np.ones_like(x), x])
     beta = np.array([0.0, 1.0])
     for _ in range(iterations):
-        mu = 1.0 / (1.0 + np.exp(-(design @ beta)))
+        mu = expit(design @ beta)  # no overflow warning where the fit strays far
         grad = design.T @ (w * (y - mu))
         hess = (design * (w * mu * (1 - mu))[:, None]).T @ design
         step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
