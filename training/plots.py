@@ -55,7 +55,10 @@ def shap_summary_plot(contributions: np.ndarray, X: np.ndarray, labels: list[str
                       max_display: int = 15) -> Path:
     import shap
 
-    shap.summary_plot(contributions, X, feature_names=labels, show=False, max_display=max_display)
+    # A generator of its own: the beeswarm's jitter is the same on every run, and shap does
+    # not fall back to numpy's global RNG (deprecated; it warned once something seeded it).
+    shap.summary_plot(contributions, X, feature_names=labels, show=False, max_display=max_display,
+                      rng=np.random.default_rng(0))
     fig = plt.gcf()
     fig.set_size_inches(8, 6)
     fig.tight_layout()
