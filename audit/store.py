@@ -146,11 +146,12 @@ def _event_filters(batched: bool, *, since: datetime | None = None,
 _EQUAL_FILTERS = ("model_version", "risk_band", "caller_sub", *REF_KEYED)
 
 
-def _ref_tail_rows(batches: Sequence[Written]) -> Iterator[tuple[int, str, str]]:
-    """(seq, patient key, course key) of each prediction row, for `audit_ref_tail`."""
-    for w in batches:
-        cols = w.rows.columns()
-        yield from zip(w.seqs(), [r[-REF_KEY_CHARS:] for r in cols["patient_ref"]],
+def _ref_tail_rows(batches: Sequence[tuple[range, dict[str, Sequence[Any]]]],
+                   ) -> Iterator[tuple[int, str, str]]:
+    """(seq, patient key, course key) of each prediction row, for `audit_ref_tail`, from
+    each batch's seqs and the columns `_insert` already took of it."""
+    for seqs, cols in batches:
+        yield from zip(seqs, [r[-REF_KEY_CHARS:] for r in cols["patient_ref"]],
                        [r[-REF_KEY_CHARS:] for r in cols["course_ref"]], strict=True)
 
 
@@ -546,11 +547,11 @@ class AuditStore:
         names = [c.name for c in TABLES[chain].columns]
         content = names[1:-3]  # between seq and key_id, prev_hash, hash
         data = []
-        for w in batches:
-            cols = w.rows.columns()
+        taken = [(w.seqs(), w.rows.columns()) for w in batches]
+        for w, (seqs, cols) in zip(batches, taken, strict=True):
             n = len(w.hashes)
-            data.append(zip(w.seqs(), *(self._db_ts(cols[c]) if c == "ts" else cols[c]
-                                        for c in content),
+            data.append(zip(seqs, *(self._db_ts(cols[c]) if c == "ts" else cols[c]
+                                    for c in content),
                             repeat(w.key_id, n), w.prev_hashes, w.hashes, strict=True))
         if self.dialect == "postgresql":
             with cursor.copy(COPY_SQL[chain]) as copy:
@@ -559,7 +560,7 @@ class AuditStore:
         else:
             cursor.executemany(INSERT_SQL[chain], itertools.chain.from_iterable(data))
             if chain == PREDICTION_CHAIN and self._batched_refs:
-                cursor.executemany(REF_TAIL_SQL, _ref_tail_rows(batches))
+                cursor.executemany(REF_TAIL_SQL, _ref_tail_rows(taken))
 
     def index_lookup_keys(self, batch: int = REF_INDEX_BATCH) -> None:
         """Index now what waits in the tail (the background thread does it within seconds of
