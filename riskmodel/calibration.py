@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 
@@ -38,7 +39,9 @@ class PlattCalibrator:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    # scipy's expit: the same values as 1 / (1 + exp(-x)), without numpy's overflow warning
+    # for x below about -709 (a training fit straying far).
+    return expit(x)
 
 
 def logit(p: np.ndarray) -> np.ndarray:

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit
 
-from riskmodel.calibration import logit
+from riskmodel.calibration import logit, sigmoid
 
 ECE_BINS = 10
 
@@ -84,7 +83,7 @@ def slope(W: np.ndarray, y: np.ndarray, p: np.ndarray, iterations: int = 12) -> 
     x = logit(np.clip(p, 1e-6, 1 - 1e-6))
     beta = np.tile([0.0, 1.0], (W.shape[0], 1))
     for _ in range(iterations):
-        mu = expit(beta[:, :1] + beta[:, 1:] * x[None, :])
+        mu = sigmoid(beta[:, :1] + beta[:, 1:] * x[None, :])
         r, v = W * (y - mu), W * mu * (1 - mu)
         g = np.stack([r.sum(1), r @ x], axis=1)
         h00, h01, h11 = v.sum(1), v @ x, v @ (x * x)

@@ -9,9 +9,8 @@ scikit-learn's per-call overhead).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
-from riskmodel.calibration import logit
+from riskmodel.calibration import logit, sigmoid
 from training.metrics import expected_calibration_error
 
 
@@ -22,7 +21,7 @@ def logistic_recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray,
     design = np.column_stack([np.ones_like(x), x])
     beta = np.array([0.0, 1.0])
     for _ in range(iterations):
-        mu = expit(design @ beta)  # no overflow warning where the fit strays far
+        mu = sigmoid(design @ beta)
         grad = design.T @ (w * (y - mu))
         hess = (design * (w * mu * (1 - mu))[:, None]).T @ design
         step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
